@@ -10,36 +10,119 @@ import argparse
 import sys
 from pathlib import Path
 
-from coursekit import notebooks, seeds
+from coursekit import grading, notebooks, seeds
+
+
+def _course(args: argparse.Namespace) -> grading.Course:
+    return grading.Course.at(args.course)
 
 
 def _tidy(args: argparse.Namespace) -> int:
     for path in args.paths:
-        changed = notebooks.tidy(path)
-        print(f"{'tidied' if changed else 'clean '} {path}")
+        print(f"{'tidied' if notebooks.tidy(path) else 'clean '} {path}")
     return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
-    folder = seeds.find_seeds_dir(args.course / "seeds" if args.course else None)
-    checked = seeds.verify(folder)
-    print(f"{len(checked)} seed files intact in {folder}")
+    course = _course(args)
+    print(f"{len(seeds.verify(course.root / 'seeds'))} seed files intact in {course.root / 'seeds'}")
     return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    differences = grading.build(course=_course(args), check=args.check)
+    for line in differences:
+        print(line)
+    if args.check and differences:
+        print("coursekit: error: exercises/ is out of date; run `coursekit build`", file=sys.stderr)
+        return 1
+    print("exercises/ is in sync with solutions/" if not differences else "exercises/ regenerated")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from coursekit import gate
+
+    reports = gate.check(course=_course(args), fixtures=args.fixtures, assignments=args.assignment)
+    for report in reports:
+        verdict = "ok  " if report.passed else "FAIL"
+        print(f"{verdict} {report.assignment}: {report.checked} submissions graded")
+        for failure in report.failures:
+            print(f"     {failure}")
+    if not all(r.passed for r in reports):
+        print("coursekit: error: the release gate failed; see the lines above", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from coursekit import report
+
+    course = _course(args)
+    result = grading.grade(course=course, submissions=args.submissions, assignments=args.assignment)
+    report.print_grades(result)
+    return 1 if result.rejected else 0
+
+
+def _sample_class(args: argparse.Namespace) -> int:
+    from coursekit import sampleclass
+
+    course = _course(args)
+    written = sampleclass.write_sample_class(
+        course=course, answers_dir=args.answers, out_dir=args.out
+    )
+    print(f"wrote {len(written)} submissions under {args.out}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from coursekit import report
+
+    course = _course(args)
+    print("1/3 building the student versions from solutions/ …")
+    for line in grading.build(course=course, check=False):
+        print("    " + line)
+    submissions = course.root / "tests" / "fixtures" / "submissions"
+    print(f"2/3 autograding the sample class in {submissions.relative_to(course.root)} with nbgrader …")
+    result = grading.grade(course=course, submissions=submissions)
+    print("3/3 grades")
+    report.print_grades(result)
+    return 1 if result.rejected else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coursekit", description="Build, check and grade the course 'Reading the Source'."
     )
+    parser.add_argument("--course", type=Path, default=None, help="course folder (default: here)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    tidy = commands.add_parser("tidy", help="put notebooks in the committed normal form")
-    tidy.add_argument("paths", nargs="+", type=Path, metavar="NOTEBOOK")
-    tidy.set_defaults(run=_tidy)
+    def command(name: str, run, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(run=run)
+        return sub
 
-    verify = commands.add_parser("verify-seeds", help="check the course data against SHA256SUMS")
-    verify.add_argument("--course", type=Path, default=None, help="course folder (default: here)")
-    verify.set_defaults(run=_verify)
+    build = command("build", _build, "regenerate exercises/ from solutions/ with nbgrader")
+    build.add_argument("--check", action="store_true", help="write nothing; fail if exercises/ differs")
+
+    check = command("check", _check, "release gate: solutions full marks, blanks zero, variants judged")
+    check.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+    check.add_argument("--fixtures", type=Path, default=None, help="default: tests/fixtures")
+
+    grade = command("grade", _grade, "collect, autograde, feedback and export a folder of submissions")
+    grade.add_argument("submissions", type=Path, help="folder laid out <student>/<assignment>/*.ipynb")
+    grade.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+
+    command("demo", _demo, "build, then grade the bundled sample class and print the grades")
+
+    sample = command("sample-class", _sample_class, "write the sample class's submissions from answers")
+    sample.add_argument("--answers", type=Path, default=Path("tests/fixtures/answers"))
+    sample.add_argument("--out", type=Path, default=Path("tests/fixtures/submissions"))
+
+    tidy = command("tidy", _tidy, "put notebooks in the committed normal form")
+    tidy.add_argument("paths", nargs="+", type=Path, metavar="NOTEBOOK")
+
+    command("verify-seeds", _verify, "check the course data against seeds/SHA256SUMS")
     return parser
 
 
@@ -47,9 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (seeds.SeedError, notebooks.NotebookError) as error:
+    except (seeds.SeedError, notebooks.NotebookError, grading.CourseError) as error:
         print(f"coursekit: error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("coursekit: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -103,3 +103,28 @@ def problems(path: str | os.PathLike[str]) -> list[str]:
     if len(ids) != len(set(ids)):
         found.append(f"{path}: duplicate cell ids")
     return found
+
+
+def grade_id(cell: nbformat.NotebookNode) -> str | None:
+    """The nbgrader grade_id of a cell, or None for an ordinary cell."""
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def fill_answers(nb: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat.NotebookNode:
+    """A copy of a student notebook with the answer cells named in `answers` replaced.
+
+    This is how the test fixtures turn the release into a student's submission: every
+    key must be the grade_id of an answer cell (nbgrader `solution: true`).
+    """
+    nb = copy.deepcopy(nb)
+    answer_cells = {
+        grade_id(cell): cell
+        for cell in nb.cells
+        if cell.get("metadata", {}).get("nbgrader", {}).get("solution")
+    }
+    unknown = sorted(set(answers) - set(answer_cells))
+    if unknown:
+        raise KeyError(f"no answer cell with grade_id {', '.join(unknown)}")
+    for key, source in answers.items():
+        answer_cells[key].source = source.rstrip("\n")
+    return nb

@@ -1,0 +1,60 @@
+# Reading the Source - KFOR in numbers. `make help` lists the targets.
+# Every target builds .venv with pip from pyproject.toml when it is missing, and runs
+# with .venv/bin first on PATH: nbgrader calls `alembic` through PATH.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
+export MPLBACKEND := Agg
+export PYTHONDONTWRITEBYTECODE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help setup demo test test-fast lab build check grade lint tidy clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e ".[test]"
+	@touch $@
+
+setup: $(STAMP) ## create .venv and install the course (done by every target when needed)
+
+demo: $(STAMP) ## build the student versions, autograde the sample class, print grades
+	coursekit demo
+
+test: $(STAMP) ## run the whole test suite (what CI runs)
+	python -m pytest -n auto --dist loadgroup
+
+test-fast: $(STAMP) ## the tests that start no kernel
+	python -m pytest -m "not slow"
+
+lab: $(STAMP) ## start JupyterLab on the course, with nbgrader's extensions
+	jupyter lab --notebook-dir=. lessons/00-getting-started.ipynb
+
+build: $(STAMP) ## regenerate exercises/ from solutions/ (nbgrader generate_assignment)
+	coursekit build
+
+check: $(STAMP) ## the release gate: solutions full marks, blanks zero, wrong variants lose points
+	coursekit check
+
+grade: $(STAMP) ## grade a folder of submissions: make grade SUBMISSIONS=path/to/folder
+	@test -n "$${SUBMISSIONS:-}" || { echo "usage: make grade SUBMISSIONS=path/to/folder" >&2; exit 2; }
+	coursekit grade "$(SUBMISSIONS)"
+
+lint: $(STAMP) ## ruff on code and notebooks
+	ruff check src tests lessons solutions exercises
+
+tidy: $(STAMP) ## strip outputs and normalise every committed notebook
+	coursekit tidy $$(git ls-files '*.ipynb')
+
+clean: ## remove build/ (grades, feedback, gradebook); keeps .venv
+	rm -rf build

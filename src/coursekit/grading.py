@@ -1,0 +1,381 @@
+"""The instructor pipeline around nbgrader: build the student versions, check the
+release, collect and autograde submissions, write feedback, export grades.
+
+nbgrader stays the authority: its gradebook, its formats, its commands. This module
+only decides what to run, in which folders, and turns the gradebook into tables.
+"""
+
+from __future__ import annotations
+
+import csv
+import filecmp
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from coursekit import notebooks, seeds
+
+# Student ids become folder names and gradebook keys: keep them boring.
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class CourseError(RuntimeError):
+    """The course folder, an assignment or an nbgrader step is not as it should be."""
+
+
+@dataclass(frozen=True)
+class Course:
+    """A course folder: nbgrader_config.py, solutions/, exercises/, seeds/, build/."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, root: str | os.PathLike[str] | None = None) -> Course:
+        """The course at `root` (default: the current folder), checked to be one."""
+        folder = Path(root or Path.cwd()).resolve()
+        if not folder.is_dir():
+            raise CourseError(f"{folder}: course folder not found")
+        for needed in ("nbgrader_config.py", "solutions", "seeds"):
+            if not (folder / needed).exists():
+                raise CourseError(f"{folder / needed}: missing, so {folder} is not a course folder")
+        seeds.verify(folder / "seeds")
+        return cls(folder)
+
+    @property
+    def solutions(self) -> Path:
+        return self.root / "solutions"
+
+    @property
+    def exercises(self) -> Path:
+        return self.root / "exercises"
+
+    @property
+    def build_dir(self) -> Path:
+        return self.root / "build"
+
+    @property
+    def gradebook(self) -> Path:
+        return self.build_dir / "gradebook.db"
+
+    def assignments(self) -> list[str]:
+        """Assignment ids in course order (the order is in the folder names)."""
+        found = sorted(p.name for p in self.solutions.iterdir() if p.is_dir() and _notebooks_in(p))
+        if not found:
+            raise CourseError(f"{self.solutions}: no assignment folders with notebooks")
+        return found
+
+    def assignment(self, assignment_id: str) -> str:
+        if assignment_id not in self.assignments():
+            known = ", ".join(self.assignments())
+            raise CourseError(f"{self.solutions / assignment_id}: no such assignment (known: {known})")
+        return assignment_id
+
+
+def _notebooks_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where one nbgrader run keeps its folders and gradebook.
+
+    The instructor's real workspace is build/ (see nbgrader_config.py); `check` uses a
+    throwaway one so that a release check never touches real grades.
+    """
+
+    root: Path
+    gradebook: Path
+
+    def overrides(self, course: Course) -> list[str]:
+        settings = {
+            "CourseDirectory.root": self.root,
+            "CourseDirectory.source_directory": course.solutions,
+            "CourseDirectory.release_directory": self.root / "release",
+            "CourseDirectory.submitted_directory": self.root / "submitted",
+            "CourseDirectory.autograded_directory": self.root / "autograded",
+            "CourseDirectory.feedback_directory": self.root / "feedback",
+            "CourseDirectory.db_url": f"sqlite:///{self.gradebook}",
+        }
+        return [f"--{key}={value}" for key, value in settings.items()]
+
+    @property
+    def submitted(self) -> Path:
+        return self.root / "submitted"
+
+    @property
+    def release(self) -> Path:
+        return self.root / "release"
+
+    @property
+    def feedback(self) -> Path:
+        return self.root / "feedback"
+
+
+def instructor_workspace(course: Course) -> Workspace:
+    return Workspace(root=course.build_dir, gradebook=course.gradebook)
+
+
+def run_nbgrader(course: Course, workspace: Workspace, *args: str, log: Path) -> None:
+    """Run one nbgrader command in `workspace`; its full output goes to `log`.
+
+    nbgrader is run as a program, not imported, because it calls `alembic` through PATH
+    and keeps global state between commands; the interpreter's bin/ goes first on PATH.
+    """
+    workspace.root.mkdir(parents=True, exist_ok=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.setdefault("MPLBACKEND", "Agg")
+    command = [sys.executable, "-m", "nbgrader", *args, *workspace.overrides(course)]
+    with log.open("a", encoding="utf-8") as out:
+        out.write("$ " + " ".join(command) + "\n")
+        out.flush()
+        done = subprocess.run(command, cwd=course.root, env=env, stdout=out, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        raise CourseError(f"{log}: nbgrader {args[0]} failed ({_last_error(log)})")
+
+
+def _last_error(log: Path) -> str:
+    lines = [line.strip() for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+    errors = [line for line in lines if "ERROR" in line or "Error" in line]
+    return (errors or lines or ["no output"])[-1][:300]
+
+
+# --- build ------------------------------------------------------------------------------
+
+
+def generate_release(course: Course, workspace: Workspace, assignment_id: str) -> Path:
+    """Generate one assignment's student version into the workspace, in normal form."""
+    target = workspace.release / assignment_id
+    shutil.rmtree(target, ignore_errors=True)
+    run_nbgrader(
+        course, workspace, "generate_assignment", assignment_id, "--force",
+        log=workspace.root / "logs" / f"generate-{assignment_id}.log",
+    )
+    for path in _notebooks_in(target):
+        notebooks.tidy(path)
+    return target
+
+
+def _compare_trees(expected: Path, committed: Path) -> list[str]:
+    """Files that differ between a freshly generated release and the committed one."""
+    differences = []
+    new = {p.relative_to(expected) for p in expected.rglob("*") if p.is_file()}
+    old = {p.relative_to(committed) for p in committed.rglob("*") if p.is_file()} if committed.exists() else set()
+    for name in sorted(new - old):
+        differences.append(f"{committed / name}: missing (nbgrader generates it)")
+    for name in sorted(old - new):
+        differences.append(f"{committed / name}: not generated from solutions/")
+    for name in sorted(new & old):
+        if name.suffix == ".ipynb":
+            fresh = notebooks.dumps(notebooks.normalized(notebooks.read(expected / name)))
+            kept = notebooks.dumps(notebooks.normalized(notebooks.read(committed / name)))
+            same = fresh == kept
+        else:
+            same = filecmp.cmp(expected / name, committed / name, shallow=False)
+        if not same:
+            differences.append(f"{committed / name}: differs from what solutions/ generates")
+    return differences
+
+
+def build(*, course: Course, check: bool = False) -> list[str]:
+    """Regenerate exercises/ from solutions/; return what differed from the committed copy.
+
+    With `check=True` nothing is written: the differences are the verdict.
+    """
+    with tempfile.TemporaryDirectory(prefix="coursekit-build-") as scratch:
+        workspace = Workspace(root=Path(scratch), gradebook=Path(scratch) / "gradebook.db")
+        differences = []
+        for assignment_id in course.assignments():
+            fresh = generate_release(course, workspace, assignment_id)
+            committed = course.exercises / assignment_id
+            found = _compare_trees(fresh, committed)
+            differences += found
+            if found and not check:
+                shutil.rmtree(committed, ignore_errors=True)
+                shutil.copytree(fresh, committed)
+        return differences
+
+
+# --- submissions ----------------------------------------------------------------------
+
+
+@dataclass
+class Rejected:
+    path: Path
+    reason: str
+
+
+@dataclass
+class Collected:
+    accepted: dict[tuple[str, str], Path] = field(default_factory=dict)  # (student, id) -> folder
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def collect(*, course: Course, submissions: Path, workspace: Workspace) -> Collected:
+    """Copy `<student>/<assignment>/*.ipynb` into nbgrader's submitted/ folder.
+
+    Each notebook is read first, so a broken file is reported by name and cause
+    instead of stopping nbgrader halfway through the class.
+    """
+    submissions = Path(submissions)
+    if not submissions.is_dir():
+        raise CourseError(f"{submissions}: submissions folder not found")
+    known = set(course.assignments())
+    result = Collected()
+    for student_dir in sorted(p for p in submissions.iterdir() if p.is_dir()):
+        if not STUDENT_ID.match(student_dir.name):
+            result.rejected.append(Rejected(student_dir, "folder name is not a valid student id"))
+            continue
+        for assignment_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
+            if assignment_dir.name not in known:
+                result.rejected.append(Rejected(assignment_dir, "not an assignment of this course"))
+                continue
+            expected = {p.name for p in _notebooks_in(course.solutions / assignment_dir.name)}
+            handed_in = _notebooks_in(assignment_dir)
+            good = []
+            for path in handed_in:
+                if path.name not in expected:
+                    names = ", ".join(sorted(expected))
+                    result.rejected.append(Rejected(path, f"unexpected file name (expected {names})"))
+                    continue
+                try:
+                    notebooks.read(path)
+                except notebooks.NotebookError as error:
+                    result.rejected.append(Rejected(path, str(error).removeprefix(f"{path}: ")))
+                    continue
+                good.append(path)
+            if not good:
+                if not handed_in:
+                    result.rejected.append(Rejected(assignment_dir, "no notebook handed in"))
+                continue
+            target = workspace.submitted / student_dir.name / assignment_dir.name
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir(parents=True)
+            for path in good:
+                shutil.copy2(path, target / path.name)
+            result.accepted[(student_dir.name, assignment_dir.name)] = target
+    return result
+
+
+# --- the gradebook as tables ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TestScore:
+    student: str
+    assignment: str
+    test: str
+    score: float
+    max_score: float
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.max_score
+
+
+@dataclass(frozen=True)
+class AssignmentScore:
+    student: str
+    assignment: str
+    autograded: float
+    autograded_max: float
+    written_max: float
+    needs_manual_grade: bool
+
+
+def read_test_scores(gradebook: Path, assignment_id: str) -> list[TestScore]:
+    """Every autograded test cell's score for every student of one assignment."""
+    from nbgrader.api import Gradebook  # imported late: it pulls in SQLAlchemy
+
+    rows = []
+    with Gradebook(f"sqlite:///{gradebook}") as gb:
+        for submission in gb.assignment_submissions(assignment_id):
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    if grade.cell_type != "code":
+                        continue
+                    rows.append(
+                        TestScore(
+                            student=submission.student.id,
+                            assignment=assignment_id,
+                            test=grade.name,
+                            score=float(grade.score or 0.0),
+                            max_score=float(grade.max_score or 0.0),
+                        )
+                    )
+    return sorted(rows, key=lambda r: (r.student, r.test))
+
+
+def read_assignment_scores(gradebook: Path, assignment_ids: Iterable[str]) -> list[AssignmentScore]:
+    from nbgrader.api import Gradebook
+
+    rows = []
+    with Gradebook(f"sqlite:///{gradebook}") as gb:
+        for assignment_id in assignment_ids:
+            for submission in gb.assignment_submissions(assignment_id):
+                rows.append(
+                    AssignmentScore(
+                        student=submission.student.id,
+                        assignment=assignment_id,
+                        autograded=float(submission.code_score or 0.0),
+                        autograded_max=float(submission.max_code_score or 0.0),
+                        written_max=float(submission.max_written_score or 0.0),
+                        needs_manual_grade=bool(submission.needs_manual_grade),
+                    )
+                )
+    return sorted(rows, key=lambda r: (r.student, r.assignment))
+
+
+# --- grade ------------------------------------------------------------------------------
+
+
+@dataclass
+class GradeReport:
+    scores: list[AssignmentScore]
+    rejected: list[Rejected]
+    grades_csv: Path
+    feedback_dir: Path
+
+
+def grade(*, course: Course, submissions: Path, assignments: list[str] | None = None) -> GradeReport:
+    """Collect, autograde, write feedback and export grades for a folder of submissions."""
+    workspace = instructor_workspace(course)
+    logs = workspace.root / "logs"
+    wanted = [course.assignment(a) for a in assignments] if assignments else course.assignments()
+    collected = collect(course=course, submissions=submissions, workspace=workspace)
+    for assignment_id in wanted:
+        # generate_assignment records the source cells (and hidden tests) in the gradebook,
+        # which autograde restores into every submission before running it.
+        generate_release(course, workspace, assignment_id)
+        if not any(a == assignment_id for _, a in collected.accepted):
+            continue
+        run_nbgrader(course, workspace, "autograde", assignment_id, "--force",
+                     log=logs / f"autograde-{assignment_id}.log")
+        run_nbgrader(course, workspace, "generate_feedback", assignment_id, "--force",
+                     log=logs / f"feedback-{assignment_id}.log")
+    grades_csv = workspace.root / "grades.csv"
+    grades_csv.unlink(missing_ok=True)
+    run_nbgrader(course, workspace, "export", f"--to={grades_csv}", log=logs / "export.log")
+    return GradeReport(
+        scores=read_assignment_scores(workspace.gradebook, wanted),
+        rejected=collected.rejected,
+        grades_csv=grades_csv,
+        feedback_dir=workspace.feedback,
+    )
+
+
+def write_rejections(report: GradeReport) -> Path:
+    path = report.grades_csv.with_name("rejected.csv")
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["path", "reason"])
+        for item in report.rejected:
+            writer.writerow([item.path, item.reason])
+    return path
