@@ -30,7 +30,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    differences = grading.build(course=_course(args), check=args.check)
+    differences = grading.build(course=_course(args), check=args.check, assignments=args.assignment)
     for line in differences:
         print(line)
     if args.check and differences:
@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     build = command("build", _build, "regenerate exercises/ from solutions/ with nbgrader")
     build.add_argument("--check", action="store_true", help="write nothing; fail if exercises/ differs")
+    build.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
 
     check = command("check", _check, "release gate: solutions full marks, blanks zero, variants judged")
     check.add_argument("--assignment", action="append", help="only this assignment (repeatable)")

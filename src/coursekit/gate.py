@@ -176,11 +176,14 @@ def check_assignment(*, course: Course, assignment_id: str, fixtures: Path, work
 def check(*, course: Course, fixtures: Path | None = None, assignments: list[str] | None = None) -> list[GateReport]:
     """Run the gate on every assignment (or the ones named); a throwaway gradebook each time."""
     fixtures = fixtures or course.root / "tests" / "fixtures"
-    root = course.build_dir / "gate"
-    shutil.rmtree(root, ignore_errors=True)
-    workspace = Workspace(root=root, gradebook=root / "gradebook.db")
     wanted = [course.assignment(a) for a in assignments] if assignments else course.assignments()
-    return [
-        check_assignment(course=course, assignment_id=a, fixtures=fixtures, workspace=workspace)
-        for a in wanted
-    ]
+    reports = []
+    for assignment_id in wanted:
+        # One workspace per assignment: checks of different assignments never share files.
+        root = course.build_dir / "gate" / assignment_id
+        shutil.rmtree(root, ignore_errors=True)
+        workspace = Workspace(root=root, gradebook=root / "gradebook.db")
+        reports.append(
+            check_assignment(course=course, assignment_id=assignment_id, fixtures=fixtures, workspace=workspace)
+        )
+    return reports

@@ -152,6 +152,8 @@ def _last_error(log: Path) -> str:
 
 def generate_release(course: Course, workspace: Workspace, assignment_id: str) -> Path:
     """Generate one assignment's student version into the workspace, in normal form."""
+    for source in _notebooks_in(course.solutions / assignment_id):
+        notebooks.read(source)  # a broken notebook is named here, not deep in nbgrader's log
     target = workspace.release / assignment_id
     shutil.rmtree(target, ignore_errors=True)
     run_nbgrader(
@@ -184,15 +186,16 @@ def _compare_trees(expected: Path, committed: Path) -> list[str]:
     return differences
 
 
-def build(*, course: Course, check: bool = False) -> list[str]:
+def build(*, course: Course, check: bool = False, assignments: list[str] | None = None) -> list[str]:
     """Regenerate exercises/ from solutions/; return what differed from the committed copy.
 
     With `check=True` nothing is written: the differences are the verdict.
     """
+    wanted = [course.assignment(a) for a in assignments] if assignments else course.assignments()
     with tempfile.TemporaryDirectory(prefix="coursekit-build-") as scratch:
         workspace = Workspace(root=Path(scratch), gradebook=Path(scratch) / "gradebook.db")
         differences = []
-        for assignment_id in course.assignments():
+        for assignment_id in wanted:
             fresh = generate_release(course, workspace, assignment_id)
             committed = course.exercises / assignment_id
             found = _compare_trees(fresh, committed)

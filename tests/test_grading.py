@@ -1,0 +1,107 @@
+"""Does grading the sample class give every student the expected score, with feedback and a
+CSV, and does a broken submission get a clear reason without disturbing anyone else?"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from coursekit import grading, sampleclass
+
+from conftest import ROOT
+
+
+def coursekit(*args, course):
+    return subprocess.run(
+        [sys.executable, "-m", "coursekit.cli", "--course", str(course), *args],
+        capture_output=True, text=True,
+    )
+
+
+def test_committed_sample_class_matches_its_answers():
+    """Are tests/fixtures/submissions exactly the release filled with the answers files?"""
+    course = grading.Course.at(ROOT)
+    expected = sampleclass.sample_submissions(
+        course=course, answers_dir=ROOT / "tests" / "fixtures" / "answers"
+    )
+    assert len(expected) >= 6
+    submissions = ROOT / "tests" / "fixtures" / "submissions"
+    committed = {p.relative_to(submissions) for p in submissions.rglob("*.ipynb")}
+    assert committed == set(expected)
+    for relative, text in expected.items():
+        assert (submissions / relative).read_text(encoding="utf-8") == text, relative
+
+
+@pytest.mark.slow
+def test_sample_class_gets_the_expected_grades_and_bad_files_are_named(course_copy):
+    """Graded with nbgrader, does each student get exactly the expected autograded score,
+    a feedback page and a CSV row, while broken hand-ins are reported and skipped?"""
+    submissions = course_copy / "tests" / "fixtures" / "submissions"
+    expected = sampleclass.expected_scores(course_copy / "tests" / "fixtures" / "answers")
+    assert len({student for student, _ in expected}) >= 6
+    # Three broken hand-ins beside the honest ones.
+    assignment_id = sorted({a for _, a in expected})[0]
+    (submissions / "zed" / assignment_id).mkdir(parents=True)
+    (submissions / "zed" / assignment_id / f"{assignment_id}.ipynb").write_text("{ not json", encoding="utf-8")
+    (submissions / "yan" / assignment_id).mkdir(parents=True)
+    (submissions / "yan" / assignment_id / "my homework.ipynb").write_text(
+        (submissions / "ada" / assignment_id / f"{assignment_id}.ipynb").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
+    (submissions / "xia" / assignment_id).mkdir(parents=True)
+    (submissions / "xia" / assignment_id / f"{assignment_id}.ipynb").write_text("", encoding="utf-8")
+
+    done = coursekit("grade", str(submissions), course=course_copy)
+    assert done.returncode == 1, done.stderr  # some hand-ins were rejected
+    out = " ".join(done.stdout.split())
+    assert f"zed/{assignment_id}/{assignment_id}.ipynb: not valid JSON" in out
+    assert "my homework.ipynb: unexpected file name" in out
+    assert f"xia/{assignment_id}/{assignment_id}.ipynb: empty file" in out
+
+    scores = {
+        (s.student, s.assignment): s.autograded
+        for s in grading.read_assignment_scores(
+            course_copy / "build" / "gradebook.db", sorted({a for _, a in expected})
+        )
+    }
+    assert scores == expected
+    for student, graded in expected:
+        assert (course_copy / "build" / "feedback" / student / graded / f"{graded}.html").is_file()
+    with (course_copy / "build" / "grades.csv").open(encoding="utf-8") as rows:
+        exported = {(r["student_id"], r["assignment"]): float(r["raw_score"]) for r in csv.DictReader(rows)}
+    assert set(exported) == set(expected)
+
+
+def test_missing_course_folder_is_one_clear_line(tmp_path):
+    """Does pointing coursekit at a folder that does not exist say so in one line?"""
+    done = coursekit("build", "--check", course=tmp_path / "nowhere")
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"coursekit: error: {tmp_path / 'nowhere'}: course folder not found"
+
+
+def test_folder_that_is_not_a_course_is_named(tmp_path):
+    """Does a folder without nbgrader_config.py get named as not a course?"""
+    done = coursekit("demo", course=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip().endswith("is not a course folder")
+
+
+def test_malformed_solution_notebook_is_named(course_copy):
+    """Does a solution notebook that is not JSON stop the build with its path and the cause?"""
+    (notebook,) = sorted((course_copy / "solutions").glob("*/*.ipynb"))[:1]
+    notebook.write_text(json.dumps({"cells": [], "nbformat": 3}), encoding="utf-8")
+    done = coursekit("build", "--check", course=course_copy)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert lines == [f"coursekit: error: {notebook}: nbformat 3, this course needs 4"]
+
+
+def test_missing_submissions_folder_is_named(course_copy):
+    """Does `grade` with a folder that does not exist say which folder?"""
+    done = coursekit("grade", str(course_copy / "nope"), course=course_copy)
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"coursekit: error: {course_copy / 'nope'}: submissions folder not found"
