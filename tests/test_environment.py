@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 import tomllib
 
-from packaging.requirements import Requirement
-
 from conftest import ROOT
+from packaging.requirements import Requirement
 
 # conda-forge names that differ from PyPI names (none today; add here, not in the test)
 CONDA_NAMES: dict[str, str] = {}

@@ -5,11 +5,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from conftest import ROOT, assignment_ids
 
 from coursekit import gate
 from coursekit.grading import Course
-
-from conftest import ROOT, assignment_ids
 
 
 @pytest.mark.parametrize("assignment_id", assignment_ids())

@@ -9,10 +9,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 
 from coursekit import grading, sampleclass
-
-from conftest import ROOT
 
 
 def coursekit(*args, course):

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import ROOT, assignment_ids
 
 from coursekit import notebooks
-
-from conftest import ROOT, assignment_ids
 
 STUDENT_FOLDERS = ("exercises", "lessons", "seeds")
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",

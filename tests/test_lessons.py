@@ -7,7 +7,6 @@ import time
 import nbclient
 import nbformat
 import pytest
-
 from conftest import ROOT
 
 LESSONS = sorted((ROOT / "lessons").glob("*.ipynb"))

@@ -7,10 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT, assignment_ids, committed_notebooks
 
 from coursekit import notebooks
-
-from conftest import ROOT, assignment_ids, committed_notebooks
 
 NOTEBOOKS = committed_notebooks()
 

@@ -8,10 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 
 from coursekit import seeds
-
-from conftest import ROOT
 
 ARTICLE_SHA256 = "040f446ec8486a8d36241adfb31e1464879613e0f73b3b8c976833f4051fdd1e"
 

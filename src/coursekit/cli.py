@@ -59,15 +59,43 @@ def _grade(args: argparse.Namespace) -> int:
     from coursekit import report
 
     course = _course(args)
-    result = grading.grade(course=course, submissions=args.submissions, assignments=args.assignment)
+    with report.ProgressReporter() as progress:
+        result = grading.grade(
+            course=course, submissions=args.submissions, assignments=args.assignment,
+            workers=args.workers, dask_address=args.dask, force=args.force, reporter=progress,
+        )
     report.print_grades(result)
-    return 1 if result.rejected else 0
+    return 1 if result.rejected or result.failed else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from coursekit import report
+
+    course = _course(args)
+    written = report.write_report(
+        gradebook=course.gradebook, autograded_dir=course.build_dir / "autograded",
+        assignments=args.assignment or course.assignments(), out_dir=course.build_dir / "report",
+    )
+    print(written["table"].to_string(index=False, max_colwidth=60))
+    for key in ("html", "distribution", "items", "items_csv", "grades_csv"):
+        print(f"{key:>12}: {written[key]}")
+    return 0
 
 
 def _sample_class(args: argparse.Namespace) -> int:
     from coursekit import sampleclass
 
     course = _course(args)
+    if args.synthetic:
+        made = sampleclass.synthetic_class(
+            course=course, fixtures=course.root / "tests" / "fixtures",
+            students=args.synthetic, seed=args.seed,
+        )
+        for relative, text in made.items():
+            (args.out / relative).parent.mkdir(parents=True, exist_ok=True)
+            (args.out / relative).write_text(text, encoding="utf-8")
+        print(f"wrote {len(made)} synthetic submissions under {args.out}")
+        return 0
     written = sampleclass.write_sample_class(
         course=course, answers_dir=args.answers, out_dir=args.out
     )
@@ -84,10 +112,17 @@ def _demo(args: argparse.Namespace) -> int:
         print("    " + line)
     submissions = course.root / "tests" / "fixtures" / "submissions"
     print(f"2/3 autograding the sample class in {submissions.relative_to(course.root)} with nbgrader …")
-    result = grading.grade(course=course, submissions=submissions)
-    print("3/3 grades")
+    with report.ProgressReporter() as progress:
+        result = grading.grade(course=course, submissions=submissions, force=True, reporter=progress)
+    print("3/3 grades and the class report")
     report.print_grades(result)
-    return 1 if result.rejected else 0
+    written = report.write_report(
+        gradebook=course.gradebook, autograded_dir=course.build_dir / "autograded",
+        assignments=course.assignments(), out_dir=course.build_dir / "report",
+    )
+    print(written["table"].to_string(index=False, max_colwidth=60))
+    print(f"report: {written['html']} (charts: {written['distribution'].name}, {written['items'].name})")
+    return 1 if result.rejected or result.failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,12 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
     grade = command("grade", _grade, "collect, autograde, feedback and export a folder of submissions")
     grade.add_argument("submissions", type=Path, help="folder laid out <student>/<assignment>/*.ipynb")
     grade.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+    grade.add_argument("--workers", type=int, default=None, help="parallel kernels (default: all cores)")
+    grade.add_argument("--dask", metavar="ADDRESS", default=None, help="run on this Dask scheduler")
+    grade.add_argument("--force", action="store_true", help="regrade submissions graded before")
+
+    rep = command("report", _report, "grade distribution and item analysis (PNG, CSV, HTML)")
+    rep.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
 
     command("demo", _demo, "build, then grade the bundled sample class and print the grades")
 
     sample = command("sample-class", _sample_class, "write the sample class's submissions from answers")
     sample.add_argument("--answers", type=Path, default=Path("tests/fixtures/answers"))
     sample.add_argument("--out", type=Path, default=Path("tests/fixtures/submissions"))
+    sample.add_argument("--synthetic", type=int, metavar="N", default=0,
+                        help="instead: N generated students (right, partly right, blank, erroring)")
+    sample.add_argument("--seed", type=int, default=2023, help="seed of the generated class")
 
     tidy = command("tidy", _tidy, "put notebooks in the committed normal form")
     tidy.add_argument("paths", nargs="+", type=Path, metavar="NOTEBOOK")

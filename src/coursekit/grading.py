@@ -343,12 +343,39 @@ def read_assignment_scores(gradebook: Path, assignment_ids: Iterable[str]) -> li
 class GradeReport:
     scores: list[AssignmentScore]
     rejected: list[Rejected]
+    failed: list  # autograde.Outcome of tasks nbgrader could not finish
+    graded: int
+    skipped: int
     grades_csv: Path
     feedback_dir: Path
 
 
-def grade(*, course: Course, submissions: Path, assignments: list[str] | None = None) -> GradeReport:
-    """Collect, autograde, write feedback and export grades for a folder of submissions."""
+class Reporter:
+    """Hooks a front end (the CLI's progress bar) can fill; the default says nothing."""
+
+    def started(self, *, total: int, skipped: int, workers: str) -> None: ...
+
+    def finished(self, outcome) -> None: ...
+
+
+def grade(
+    *,
+    course: Course,
+    submissions: Path,
+    assignments: list[str] | None = None,
+    workers: int | None = None,
+    dask_address: str | None = None,
+    force: bool = False,
+    reporter: Reporter | None = None,
+) -> GradeReport:
+    """Collect, autograde in parallel, write feedback and export grades for a class.
+
+    Re-running grades only submissions that are new or changed since they were last
+    graded completely (`force=True` regrades all), so an interrupted run resumes.
+    """
+    from coursekit import autograde
+
+    reporter = reporter or Reporter()
     workspace = instructor_workspace(course)
     logs = workspace.root / "logs"
     wanted = [course.assignment(a) for a in assignments] if assignments else course.assignments()
@@ -357,18 +384,31 @@ def grade(*, course: Course, submissions: Path, assignments: list[str] | None = 
         # generate_assignment records the source cells (and hidden tests) in the gradebook,
         # which autograde restores into every submission before running it.
         generate_release(course, workspace, assignment_id)
-        if not any(a == assignment_id for _, a in collected.accepted):
-            continue
-        run_nbgrader(course, workspace, "autograde", assignment_id, "--force",
-                     log=logs / f"autograde-{assignment_id}.log")
-        run_nbgrader(course, workspace, "generate_feedback", assignment_id, "--force",
-                     log=logs / f"feedback-{assignment_id}.log")
+    autograde.prepare_gradebook(workspace.gradebook)
+    state = autograde.State(workspace.root / "grading-state.db")
+    try:
+        tasks, skipped = autograde.plan(workspace=workspace, assignments=wanted, state=state, force=force)
+        where = f"Dask cluster {dask_address}" if dask_address else f"{workers or os.cpu_count()} workers"
+        reporter.started(total=len(tasks), skipped=skipped, workers=where)
+        outcomes = autograde.run(
+            tasks,
+            settings=autograde.settings_for(course, workspace, feedback=True),
+            state=state,
+            workers=workers,
+            dask_address=dask_address,
+            on_done=reporter.finished,
+        )
+    finally:
+        state.close()
     grades_csv = workspace.root / "grades.csv"
     grades_csv.unlink(missing_ok=True)
     run_nbgrader(course, workspace, "export", f"--to={grades_csv}", log=logs / "export.log")
     return GradeReport(
         scores=read_assignment_scores(workspace.gradebook, wanted),
         rejected=collected.rejected,
+        failed=[o for o in outcomes if not o.success],
+        graded=len(outcomes),
+        skipped=skipped,
         grades_csv=grades_csv,
         feedback_dir=workspace.feedback,
     )

@@ -3,9 +3,44 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from coursekit.grading import GradeReport
+from coursekit.grading import GradeReport, Reporter
+
+
+class ProgressReporter(Reporter):
+    """A progress bar with counts and ETA while the class is autograded."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(stderr=True)
+        self.bar = Progress(
+            TextColumn("autograding"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(),
+            TextColumn("ETA"), TimeRemainingColumn(), console=self.console,
+        )
+        self.task = None
+        self.failed = 0
+
+    def __enter__(self) -> ProgressReporter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.stop()
+
+    def started(self, *, total: int, skipped: int, workers: str) -> None:
+        note = f", {skipped} already graded and unchanged" if skipped else ""
+        self.console.print(f"{total} submissions to autograde on {workers}{note}")
+        self.bar.start()
+        self.task = self.bar.add_task("grade", total=total, failed=0)
+
+    def finished(self, outcome) -> None:
+        self.failed += not outcome.success
+        self.bar.update(self.task, advance=1, failed=self.failed)
+        if not outcome.success:
+            self.bar.console.print(
+                f"[red]failed[/red] {outcome.task.student}/{outcome.task.assignment}: {outcome.error}"
+            )
 
 
 def grade_table(result: GradeReport) -> Table:
@@ -39,5 +74,135 @@ def print_grades(result: GradeReport, console: Console | None = None) -> None:
     console.print(grade_table(result))
     for item in result.rejected:
         console.print(f"[red]rejected[/red] {item.path}: {item.reason}", soft_wrap=True)
+    for outcome in result.failed:
+        console.print(f"[red]not graded[/red] {outcome.task.student}/{outcome.task.assignment}: "
+                      f"{outcome.error}", soft_wrap=True)
+    console.print(f"{result.graded} submissions autograded, {result.skipped} unchanged since last time")
     console.print(f"grades:   {result.grades_csv}", soft_wrap=True)
     console.print(f"feedback: {result.feedback_dir}/<student>/<assignment>/*.html", soft_wrap=True)
+
+
+# --- coursekit report: distributions and item analysis ------------------------------------
+
+
+def _failure_message(autograded_notebook, test_id: str) -> str:
+    """The first line of the error a test cell raised in one autograded notebook."""
+    from coursekit import notebooks
+
+    try:
+        nb = notebooks.read(autograded_notebook)
+    except notebooks.NotebookError:
+        return "notebook unreadable"
+    for cell in nb.cells:
+        if notebooks.grade_id(cell) == test_id:
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    message = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
+                    return message.splitlines()[0][:160] if message else "error"
+            return "failed without an error output"
+    return "test cell missing"
+
+
+def item_analysis(*, gradebook, autograded_dir, assignments: list[str]):
+    """One row per test cell: how many were graded, the share failing, the commonest error."""
+    from collections import Counter
+
+    import pandas as pd
+
+    from coursekit.grading import read_test_scores
+
+    rows = []
+    for assignment_id in assignments:
+        scores = read_test_scores(gradebook, assignment_id)
+        tests = sorted({s.test for s in scores})
+        for test in tests:
+            of_test = [s for s in scores if s.test == test]
+            failing = [s for s in of_test if not s.passed]
+            messages = Counter(
+                _failure_message(autograded_dir / s.student / assignment_id / f"{assignment_id}.ipynb", test)
+                for s in failing
+            )
+            common = "; ".join(f"{m} ({n})" for m, n in messages.most_common(3))
+            rows.append({
+                "assignment": assignment_id, "test": test, "points": of_test[0].max_score,
+                "students": len(of_test), "failing": len(failing),
+                "share_failing": len(failing) / len(of_test) if of_test else 0.0,
+                "common_failures": common,
+            })
+    return pd.DataFrame(rows, columns=["assignment", "test", "points", "students", "failing",
+                                       "share_failing", "common_failures"])
+
+
+def write_report(*, gradebook, autograded_dir, assignments: list[str], out_dir) -> dict[str, object]:
+    """Grade distributions and item analysis as PNG charts, CSV tables and one HTML page."""
+    import base64
+    import html
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from coursekit.grading import read_assignment_scores
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scores = pd.DataFrame([s.__dict__ for s in read_assignment_scores(gradebook, assignments)])
+    items = item_analysis(gradebook=gradebook, autograded_dir=autograded_dir, assignments=assignments)
+    if scores.empty:
+        raise ValueError(f"{gradebook}: no graded submissions to report on")
+    scores["percent"] = 100 * scores["autograded"] / scores["autograded_max"].where(scores["autograded_max"] > 0)
+    scores.to_csv(out_dir / "grades_by_student.csv", index=False)
+    items.to_csv(out_dir / "item_analysis.csv", index=False)
+
+    # Grade distribution: one panel per assignment plus the overall mean, same bins.
+    panels = [*assignments, "overall"]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.2), sharey=True, squeeze=False)
+    overall = scores.groupby("student")["percent"].mean()
+    bins = list(range(0, 101, 10))
+    for ax, name in zip(axes[0], panels, strict=True):
+        values = overall if name == "overall" else scores.loc[scores["assignment"] == name, "percent"]
+        ax.hist(values.dropna(), bins=bins, color="#0072B2", edgecolor="white")
+        ax.set_title(f"{name}\n(n = {values.notna().sum()}, median {values.median():.0f}%)", fontsize=9)
+        ax.set_xlabel("autograded score (%)")
+        ax.set_xlim(0, 100)
+    axes[0][0].set_ylabel("students")
+    fig.suptitle("How the class scored on the autograded questions")
+    fig.tight_layout()
+    distribution_png = out_dir / "grade_distribution.png"
+    fig.savefig(distribution_png, dpi=120)
+    plt.close(fig)
+
+    # Item analysis: share of students failing each test, hardest at the top.
+    ordered = items.sort_values(["share_failing", "assignment", "test"])
+    fig, ax = plt.subplots(figsize=(7, 0.35 * max(len(ordered), 4) + 1.2))
+    labels = [f"{a} · {t}" for a, t in zip(ordered["assignment"], ordered["test"], strict=True)]
+    ax.barh(labels, 100 * ordered["share_failing"], color="#D55E00")
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("students failing the test (%)")
+    ax.set_title("Which tests the class fails most")
+    fig.tight_layout()
+    items_png = out_dir / "item_analysis.png"
+    fig.savefig(items_png, dpi=120)
+    plt.close(fig)
+
+    def embed(path: Path, alt: str) -> str:
+        data = base64.b64encode(path.read_bytes()).decode()
+        return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+
+    page = out_dir / "report.html"
+    page.write_text(
+        "<!doctype html><meta charset='utf-8'><title>Grading report</title>"
+        "<h1>Grading report</h1>"
+        + embed(distribution_png, "Histograms of autograded scores per assignment and overall")
+        + "<h2>Item analysis</h2>"
+        + embed(items_png, "Bar chart of the share of students failing each test")
+        + items.to_html(index=False, float_format=lambda x: f"{x:.2f}")
+        + "<h2>Scores</h2>" + scores.to_html(index=False, float_format=lambda x: f"{x:.1f}"),
+        encoding="utf-8",
+    )
+    return {"html": page, "distribution": distribution_png, "items": items_png,
+            "items_csv": out_dir / "item_analysis.csv", "grades_csv": out_dir / "grades_by_student.csv",
+            "table": items}

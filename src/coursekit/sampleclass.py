@@ -54,3 +54,57 @@ def expected_scores(answers_dir: Path) -> dict[tuple[str, str], float]:
             for row in csv.DictReader(rows):
                 expected[(row["student_id"], table.parent.name)] = float(row["autograded_score"])
     return expected
+
+
+# A broken answer a beginner really hands in: it does not even define the function.
+_ERRORING_ANSWER = "def {name}(*args, **kwargs):\n    return undefined_helper(*args)  # NameError when tested\n"
+_SYNTAX_ERROR_ANSWER = "def {name}(text:\n    return text\n"
+
+
+def synthetic_class(*, course: Course, fixtures: Path, students: int, seed: int = 2023) -> dict[Path, str]:
+    """Relative path -> notebook text for `students` synthetic students and every assignment.
+
+    Each answer is drawn, with a seeded generator, from the solution, the known-right and
+    known-wrong variants in `fixtures/variants/`, a blank answer, or code that errors, so
+    the class has a realistic spread of full, partial, zero and crashing work.
+    """
+    import random
+
+    from coursekit import gate
+
+    rng = random.Random(seed)
+    out = {}
+    for assignment_id in course.assignments():
+        releases = sorted((course.exercises / assignment_id).glob("*.ipynb"))
+        solutions = sorted((course.solutions / assignment_id).glob("*.ipynb"))
+        if len(releases) != 1 or len(solutions) != 1:
+            raise FileNotFoundError(f"{course.exercises / assignment_id}: expected one notebook")
+        release = notebooks.read(releases[0])
+        right = gate.solution_answers(notebooks.read(solutions[0]))
+        variants = gate.load_variants(fixtures / "variants" / assignment_id)
+        for number in range(1, students + 1):
+            student = f"student{number:05d}"
+            if rng.random() < 0.05:  # handed in the blank notebook
+                answers = {}
+            else:
+                answers = {}
+                for function, solution in right.items():
+                    pool = variants.get(function, [])
+                    roll = rng.random()
+                    wrong = [v for v in pool if not v.right]
+                    other_right = [v for v in pool if v.right]
+                    if roll < 0.55:
+                        answers[function] = solution
+                    elif roll < 0.65 and other_right:
+                        answers[function] = rng.choice(other_right).source
+                    elif roll < 0.88 and wrong:
+                        answers[function] = rng.choice(wrong).source
+                    elif roll < 0.95:
+                        continue  # left as released: raise NotImplementedError()
+                    elif roll < 0.98:
+                        answers[function] = _ERRORING_ANSWER.format(name=function)
+                    else:
+                        answers[function] = _SYNTAX_ERROR_ANSWER.format(name=function)
+            text = notebooks.dumps(notebooks.fill_answers(release, answers))
+            out[Path(student) / assignment_id / releases[0].name] = text
+    return out
