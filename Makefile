@@ -14,8 +14,9 @@ export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export MPLBACKEND := Agg
 export PYTHONDONTWRITEBYTECODE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+STUDENTS ?= 40
 
-.PHONY: help setup demo test test-fast lab build check grade lint tidy clean
+.PHONY: help setup demo test test-fast lab build check grade report bench lint tidy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,8 +51,14 @@ grade: $(STAMP) ## grade a folder of submissions: make grade SUBMISSIONS=path/to
 	@test -n "$${SUBMISSIONS:-}" || { echo "usage: make grade SUBMISSIONS=path/to/folder" >&2; exit 2; }
 	coursekit grade "$(SUBMISSIONS)"
 
+report: $(STAMP) ## grade distribution and item analysis of the last grading run (build/report/)
+	coursekit report
+
+bench: $(STAMP) ## stock nbgrader vs coursekit grade on a generated class of $(STUDENTS) students
+	python benchmarks/bench_grading.py --students $(STUDENTS)
+
 lint: $(STAMP) ## ruff on code and notebooks
-	ruff check src tests lessons solutions exercises
+	ruff check src tests benchmarks lessons solutions exercises
 
 tidy: $(STAMP) ## strip outputs and normalise every committed notebook
 	coursekit tidy $$(git ls-files '*.ipynb')

@@ -1,0 +1,225 @@
+"""Benchmark: stock sequential `nbgrader autograde` against `coursekit grade`, same class,
+same machine, one run. Prints wall times, their ratio, submissions per minute, peak
+memory, and bare nbclient execution per notebook as the floor; checks the scores agree.
+
+    python benchmarks/bench_grading.py --students 40 [--workers N] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from coursekit import autograde, grading, notebooks, sampleclass  # noqa: E402
+
+COURSE_PARTS = ("nbgrader_config.py", "seeds", "solutions", "exercises", "tests/fixtures")
+
+
+class PeakMemory:
+    """Peak resident memory of this process and all its descendants, sampled from /proc.
+
+    Written here because the standard library only reports the largest single child
+    (ru_maxrss), and a grading run's memory is the sum over kernels and workers.
+    """
+
+    def __init__(self, interval: float = 0.1):
+        self.interval = interval
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _tree_rss(self) -> int:
+        children: dict[int, list[int]] = {}
+        rss: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{entry}/status") as status:
+                    for line in status:
+                        if line.startswith("VmRSS:"):
+                            rss[int(entry)] = int(line.split()[1])
+                            break
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+        total, todo = 0, [os.getpid()]
+        while todo:
+            pid = todo.pop()
+            total += rss.get(pid, 0)
+            todo += children.get(pid, [])
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_kib = max(self.peak_kib, self._tree_rss())
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def fresh_course(target: Path) -> grading.Course:
+    shutil.rmtree(target, ignore_errors=True)
+    for part in COURSE_PARTS:
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, target / part)
+        else:
+            (target / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / part)
+    course = grading.Course.at(target)
+    grading.build(course=course)  # the release the class answers, fresh from solutions/
+    return course
+
+
+def write_class(course: grading.Course, students: int, out: Path) -> list[Path]:
+    made = sampleclass.synthetic_class(
+        course=course, fixtures=course.root / "tests" / "fixtures", students=students
+    )
+    for relative, text in made.items():
+        (out / relative).parent.mkdir(parents=True, exist_ok=True)
+        (out / relative).write_text(text, encoding="utf-8")
+    return [out / r for r in made]
+
+
+def prepare(course: grading.Course, submissions: Path) -> grading.Workspace:
+    workspace = grading.instructor_workspace(course)
+    grading.collect(course=course, submissions=submissions, workspace=workspace)
+    for assignment_id in course.assignments():
+        grading.generate_release(course, workspace, assignment_id)
+    return workspace
+
+
+def scores_of(workspace: grading.Workspace, assignments: list[str]) -> dict:
+    return {
+        (s.student, s.assignment, s.test): s.score
+        for a in assignments for s in grading.read_test_scores(workspace.gradebook, a)
+    }
+
+
+def bench_stock(course: grading.Course, workspace: grading.Workspace) -> tuple[float, int]:
+    with PeakMemory() as memory:
+        started = time.perf_counter()
+        for assignment_id in course.assignments():
+            grading.run_nbgrader(course, workspace, "autograde", assignment_id, "--force",
+                                 log=workspace.root / "logs" / f"stock-{assignment_id}.log")
+        elapsed = time.perf_counter() - started
+    return elapsed, memory.peak_kib
+
+
+def bench_coursekit(course: grading.Course, workspace: grading.Workspace, workers: int | None):
+    state = autograde.State(workspace.root / "grading-state.db")
+    autograde.prepare_gradebook(workspace.gradebook)
+    tasks, _ = autograde.plan(workspace=workspace, assignments=course.assignments(), state=state, force=True)
+    with PeakMemory() as memory:
+        started = time.perf_counter()
+        outcomes = autograde.run(
+            tasks, settings=autograde.settings_for(course, workspace, feedback=False),
+            state=state, workers=workers,
+        )
+        elapsed = time.perf_counter() - started
+    state.close()
+    failed = [o for o in outcomes if not o.success]
+    return elapsed, memory.peak_kib, outcomes, failed
+
+
+def bench_floor(paths: list[Path], sample: int) -> list[float]:
+    """Bare nbclient execution, one notebook after another: the cost of just running them."""
+    import nbclient
+
+    times = []
+    for path in paths[:sample]:
+        nb = notebooks.read(path)
+        started = time.perf_counter()
+        client = nbclient.NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True,
+                                         resources={"metadata": {"path": str(path.parent)}})
+        client.execute()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=None, help="default: all cores")
+    parser.add_argument("--floor-sample", type=int, default=10, help="notebooks timed with bare nbclient")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench")
+    args = parser.parse_args(argv)
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+    stock_course = fresh_course(args.out / "stock")
+    ours_course = fresh_course(args.out / "coursekit")
+    submissions = args.out / "class"
+    shutil.rmtree(submissions, ignore_errors=True)
+    paths = write_class(stock_course, args.students, submissions)
+    n = len(paths)
+    print(f"class: {args.students} students x {len(stock_course.assignments())} assignments = {n} notebooks")
+
+    stock_ws = prepare(stock_course, submissions)
+    ours_ws = prepare(ours_course, submissions)
+
+    stock_s, stock_mem = bench_stock(stock_course, stock_ws)
+    print(f"stock nbgrader autograde (sequential): {stock_s:8.1f} s")
+    ours_s, ours_mem, outcomes, failed = bench_coursekit(ours_course, ours_ws, args.workers)
+    workers = args.workers or os.cpu_count()
+    print(f"coursekit grade ({workers} workers):        {ours_s:8.1f} s")
+    floor = bench_floor(paths, args.floor_sample)
+
+    assignments = stock_course.assignments()
+    same = scores_of(stock_ws, assignments) == scores_of(ours_ws, assignments)
+    worker_time = statistics.mean(o.seconds for o in outcomes)
+    floor_median = statistics.median(floor)
+    results = {
+        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "notebooks": n,
+        "workers": workers,
+        "stock_seconds": round(stock_s, 2),
+        "coursekit_seconds": round(ours_s, 2),
+        "speedup": round(stock_s / ours_s, 2),
+        "stock_per_notebook_s": round(stock_s / n, 3),
+        "coursekit_wall_per_notebook_s": round(ours_s / n, 3),
+        "coursekit_worker_seconds_per_notebook": round(worker_time, 3),
+        "nbclient_floor_per_notebook_s": round(floor_median, 3),
+        "worker_cost_vs_floor": round(worker_time / floor_median, 2),
+        "stock_submissions_per_minute": round(60 * n / stock_s, 1),
+        "coursekit_submissions_per_minute": round(60 * n / ours_s, 1),
+        "stock_peak_memory_mib": round(stock_mem / 1024),
+        "coursekit_peak_memory_mib": round(ours_mem / 1024),
+        "failed_tasks": len(failed),
+        "identical_scores": same,
+    }
+    print()
+    width = max(map(len, results))
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    if not same or failed:
+        print("FAIL: the two runs disagree or tasks failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
