@@ -16,11 +16,6 @@ c.CourseDirectory.autograded_directory = os.path.join("build", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("build", "feedback")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "build", "gradebook.db")
 
-# The assignments, in course order; `coursekit` reads this list too.
-c.CourseDirectory.db_assignments = [
-    dict(name="01-reading-the-source"),
-]
-
 # A cell that runs longer than this is stopped and its test scores zero.
 c.ExecutePreprocessor.timeout = 60
 c.Execute.timeout = 60

@@ -213,6 +213,9 @@ def run(
     # forkserver: workers start from a clean interpreter, not a copy of this one with
     # its open gradebook connections and threads.
     context = multiprocessing.get_context("forkserver")
+    # Workers fork from a server that has already imported nbgrader (about a second
+    # each), instead of importing it again in every worker.
+    context.set_forkserver_preload(["coursekit.autograde", "nbgrader.apps.api"])
     with futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         jobs = [pool.submit(grade_task, task, settings) for task in tasks]
         try:
