@@ -29,8 +29,9 @@ CLAIM_TYPES = ("numeric", "event", "quote", "prediction/opinion")
 # Fields whose disagreement on a matched claim is reported (never scored).
 COMPARED_FIELDS = ("when", "hedge", "unit", "speaker", "type")
 # Similarity (0-100) at or above which two claim texts count as the same claim (see
-# claim_similarity): a close paraphrase or an excerpt passes, a bare number or a few
-# shared words do not.
+# claim_similarity): an excerpt of four or more words, the whole sentence or the span with
+# a word or two changed pass; a loose paraphrase, a bare number or one shared word do not.
+# No two different claims of the article's key come this close (tests/test_claims.py).
 DEFAULT_THRESHOLD = 80.0
 MIN_EXCERPT_WORDS = 4
 
@@ -136,21 +137,21 @@ def check_table(
             for row, value in enumerate(values):
                 if not isinstance(value, str) or not value.strip():
                     raise ClaimsTableError(
-                        f"{name}: row {row}: 'claim' must be the claim's text, not {value!r}"
+                        f"{name}, row {row}: 'claim' must be the claim's text, not {value!r}"
                     )
         elif column == "quantity":
             for row, value in enumerate(values):
                 if not (_is_missing(value) or _is_number(value)):
                     hint = " (turn text into a number first, e.g. with parse_number)" if isinstance(value, str) else ""
                     raise ClaimsTableError(
-                        f"{name}: row {row}: 'quantity' must be a number or empty, not {value!r}{hint}"
+                        f"{name}, row {row}: 'quantity' must be a number or empty, not {value!r}{hint}"
                     )
             values = [None if _is_missing(v) else _plain_number(v) for v in values]
         else:
             for row, value in enumerate(values):
                 if not (_is_missing(value) or isinstance(value, str)):
                     raise ClaimsTableError(
-                        f"{name}: row {row}: {column!r} must be text or empty, not {value!r}"
+                        f"{name}, row {row}: {column!r} must be text or empty, not {value!r}"
                     )
             values = ["" if _is_missing(v) else v for v in values]
         out[column] = pd.array(values, dtype="object")
@@ -167,19 +168,17 @@ def _plain_number(value: numbers.Real) -> int | float:
 
 
 def claim_similarity(a: str, b: str) -> float:
-    """How alike two claim texts are, 0-100: case, punctuation and curly quotes ignored.
+    """How alike two claim texts are, 0-100, ignoring case, punctuation and curly quotes.
 
-    rapidfuzz's WRatio judges paraphrases and marks down a text much shorter than the
-    other. One text that is an excerpt of the other (a clause quoted from a longer span,
-    or a whole sentence around a short one) also scores its partial_ratio, but only when
-    the shorter holds at least MIN_EXCERPT_WORDS words, so "KFOR" or "3,735" alone is
-    not taken for a claim.
+    Both rapidfuzz scorers: partial_ratio finds one text inside the other (an excerpt of
+    a span, or a whole sentence around it), token_set_ratio forgives reordered or a few
+    added words. Either needs the shorter text to hold MIN_EXCERPT_WORDS words; a shorter
+    text must be close to the whole claim (ratio), so "KFOR" or "3,735" alone is no claim.
     """
     a, b = utils.default_process(a), utils.default_process(b)
-    score = fuzz.WRatio(a, b)
-    if min(len(a.split()), len(b.split())) >= MIN_EXCERPT_WORDS:
-        score = max(score, fuzz.partial_ratio(a, b))
-    return float(score)
+    if min(len(a.split()), len(b.split())) < MIN_EXCERPT_WORDS:
+        return float(fuzz.ratio(a, b))
+    return float(max(fuzz.partial_ratio(a, b), fuzz.token_set_ratio(a, b)))
 
 
 def same_quantity(a: int | float | None, b: int | float | None) -> bool:
