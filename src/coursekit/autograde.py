@@ -51,6 +51,7 @@ class WorkerSettings:
     course_root: str
     overrides: tuple[str, ...]
     feedback: bool
+    warm_kernels: bool = True  # fork kernels from a pre-imported parent (coursekit.kernels)
 
 
 def submission_digest(folder: Path) -> str:
@@ -144,7 +145,10 @@ def grade_task(task: Task, settings: WorkerSettings) -> Outcome:
         bin_dir = str(Path(sys.executable).parent)
         if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
             os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-        os.environ.setdefault("MPLBACKEND", "Agg")
+        if settings.warm_kernels:
+            from coursekit import kernels
+
+            kernels.use_forked_kernels()
         api = _api(settings)
         result = api.autograde(task.assignment, task.student, force=True, create=True)
         if result["success"] and settings.feedback:
@@ -170,13 +174,15 @@ def prepare_gradebook(gradebook: Path) -> None:
             db.execute("PRAGMA journal_mode=WAL")
 
 
-def settings_for(course: Course, workspace: Workspace, *, feedback: bool) -> WorkerSettings:
+def settings_for(course: Course, workspace: Workspace, *, feedback: bool, warm_kernels: bool = True) -> WorkerSettings:
     overrides = []
     for item in workspace.overrides(course):
         if item.startswith("--CourseDirectory.db_url="):
             item += f"?timeout={GRADEBOOK_LOCK_TIMEOUT}"
         overrides.append(item)
-    return WorkerSettings(course_root=str(course.root), overrides=tuple(overrides), feedback=feedback)
+    return WorkerSettings(
+        course_root=str(course.root), overrides=tuple(overrides), feedback=feedback, warm_kernels=warm_kernels
+    )
 
 
 def run(
@@ -215,7 +221,7 @@ def run(
     context = multiprocessing.get_context("forkserver")
     # Workers fork from a server that has already imported nbgrader (about a second
     # each), instead of importing it again in every worker.
-    context.set_forkserver_preload(["coursekit.autograde", "nbgrader.apps.api"])
+    context.set_forkserver_preload(["coursekit.autograde", "coursekit.kernels", "nbgrader.apps.api"])
     with futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         jobs = [pool.submit(grade_task, task, settings) for task in tasks]
         try:

@@ -146,6 +146,29 @@ class Chart:
             return str(a) == str(b)
         return _close(a, b)
 
+    def x_covers(self, values: Iterable[Any]) -> bool:
+        """Does the x axis, as drawn, reach every one of `values` (none is cut off)?"""
+        low, high = self.xlim
+        if low > high:  # an inverted axis still shows what lies between its ends
+            low, high = high, low
+        for value in values:
+            if self.x_kind == "period":
+                value = pd.Timestamp(value)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    inside = (pd.Period(low, freq=self.x_period) <= pd.Period(value, freq=self.x_period)
+                              <= pd.Period(high, freq=self.x_period))
+            elif self.x_kind == "date":
+                inside = low - DATE_TOLERANCE <= pd.Timestamp(value) <= high + DATE_TOLERANCE
+            else:
+                try:
+                    inside = low <= float(value) <= high
+                except (TypeError, ValueError):
+                    return False
+            if not inside:
+                return False
+        return True
+
     def same_points(self, found: Iterable[tuple[Any, float]], x: Iterable[Any], y: Iterable[float]) -> bool:
         """Are `found` points exactly the points (x[i], y[i]), in that order?"""
         found, x, y = list(found), list(x), list(y)

@@ -131,7 +131,6 @@ def run_nbgrader(course: Course, workspace: Workspace, *args: str, log: Path) ->
     log.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env.setdefault("MPLBACKEND", "Agg")
     command = [sys.executable, "-m", "nbgrader", *args, *workspace.overrides(course)]
     with log.open("a", encoding="utf-8") as out:
         out.write("$ " + " ".join(command) + "\n")
