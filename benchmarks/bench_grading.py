@@ -13,7 +13,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -191,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     worker_time = statistics.mean(o.seconds for o in outcomes)
     floor_median = statistics.median(floor)
     results = {
-        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "notebooks": n,
         "workers": workers,
         "stock_seconds": round(stock_s, 2),
