@@ -1,8 +1,8 @@
 """Score a claims table against an answer key: which key claims a table found, which it
 missed, which of its rows match nothing, and precision, recall and F1 over them.
 
-A table row matches a key claim when their claim texts are alike (rapidfuzz's WRatio,
-so an excerpt or a longer stretch of the same sentence still counts) and their
+A table row matches a key claim when their claim texts are alike (rapidfuzz, so an
+excerpt or the whole sentence around a claim still counts: `claim_similarity`) and their
 quantities are exactly equal (both empty counts as equal). Each key claim matches at
 most one row and each row at most one key claim. Everything here is deterministic:
 the same tables give the same score, the same pairs and the same lists, in the same order.
@@ -31,7 +31,8 @@ COMPARED_FIELDS = ("when", "hedge", "unit", "speaker", "type")
 # Similarity (0-100) at or above which two claim texts count as the same claim (see
 # claim_similarity): an excerpt of four or more words, the whole sentence or the span with
 # a word or two changed pass; a loose paraphrase, a bare number or one shared word do not.
-# No two different claims of the article's key come this close (tests/test_claims.py).
+# In the article's key only the fact stated twice (K03, K06) comes this close with the same
+# quantity (tests/test_claims.py); claims that share a sentence differ in quantity.
 DEFAULT_THRESHOLD = 80.0
 MIN_EXCERPT_WORDS = 4
 
@@ -261,7 +262,7 @@ class ClaimsScore:
 
 def _describe(claim: str, quantity: int | float | None) -> str:
     text = claim if len(claim) <= 70 else claim[:67] + "..."
-    return f"{'' if quantity is None else f'{quantity:g} '}“{text}”"
+    return f"{'' if quantity is None else f'{quantity} '}“{text}”"
 
 
 def _pairs(key: pd.DataFrame, table: pd.DataFrame, threshold: float) -> dict[int, list[tuple[float, int]]]:
@@ -312,25 +313,23 @@ def _match(options: dict[int, list[tuple[float, int]]]) -> dict[int, int]:
     return key_to_row
 
 
-def _why_extra(text: str, quantity: int | float | None, key: pd.DataFrame, taken: set[int],
-               threshold: float) -> str:
-    """A hint for a row that matched nothing: the nearest key claim and what differs."""
-    best = max(
-        ((claim_similarity(claim, text), i) for i, claim in enumerate(key["claim"])),
-        key=lambda pair: (pair[0], -pair[1]),
-        default=(0.0, -1),
-    )
-    similarity, i = best
-    if similarity < threshold:
+def _why_extra(text: str, quantity: int | float | None, key: pd.DataFrame, threshold: float) -> str:
+    """Why a row matched nothing: no key claim like it, a different quantity, or a repeat."""
+    scores = [claim_similarity(claim, text) for claim in key["claim"]]
+    alike = sorted((-score, i) for i, score in enumerate(scores) if score >= threshold)
+    if not alike:
         return "no key claim has text like this"
-    claim_id = key["claim_id"].iloc[i] if "claim_id" in key.columns else f"key row {i}"
-    wanted = key["quantity"].iloc[i]
-    if not same_quantity(wanted, quantity):
-        shown = "no quantity" if wanted is None else f"{wanted:g}"
-        return f"text like {claim_id}, but the key's quantity is {shown}"
-    if i in taken:
-        return f"same claim as {claim_id}, which another row already matched"
-    return f"text like {claim_id}"  # unreachable in practice: it would have matched
+    ids = list(key["claim_id"]) if "claim_id" in key.columns else [f"key row {i}" for i in range(len(key))]
+    for _, i in alike:
+        if same_quantity(key["quantity"].iloc[i], quantity):
+            # It would have matched had the claim not gone to another row already.
+            return f"same claim as {ids[i]}, which another row already matched"
+    i = alike[0][1]
+    return f"text like {ids[i]}, but the key's quantity is {_quantity(key['quantity'].iloc[i])}"
+
+
+def _quantity(value: int | float | None) -> str:
+    return "no quantity" if value is None else str(value)
 
 
 def score_claims(
@@ -357,7 +356,7 @@ def score_claims(
     missed = key.loc[[i for i in range(len(key)) if i not in pairs]]
     extra = table.loc[[j for j in range(len(table)) if j not in matched_rows]].copy()
     extra["why"] = pd.array(
-        [_why_extra(t, q, key, set(pairs), threshold) for t, q in zip(extra["claim"], extra["quantity"], strict=True)],
+        [_why_extra(t, q, key, threshold) for t, q in zip(extra["claim"], extra["quantity"], strict=True)],
         dtype="object",
     )
     disagreements = []
