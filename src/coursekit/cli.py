@@ -63,6 +63,7 @@ def _grade(args: argparse.Namespace) -> int:
         result = grading.grade(
             course=course, submissions=args.submissions, assignments=args.assignment,
             workers=args.workers, dask_address=args.dask, force=args.force, reporter=progress,
+            warm_kernels=args.warm_kernels,
         )
     report.print_grades(result)
     return 1 if result.rejected or result.failed else 0
@@ -151,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--workers", type=int, default=None, help="parallel kernels (default: all cores)")
     grade.add_argument("--dask", metavar="ADDRESS", default=None, help="run on this Dask scheduler")
     grade.add_argument("--force", action="store_true", help="regrade submissions graded before")
+    grade.add_argument("--no-warm-kernels", dest="warm_kernels", action="store_false",
+                       help="start every kernel from scratch instead of forking a pre-imported one")
 
     rep = command("report", _report, "grade distribution and item analysis (PNG, CSV, HTML)")
     rep.add_argument("--assignment", action="append", help="only this assignment (repeatable)")

@@ -366,6 +366,7 @@ def grade(
     dask_address: str | None = None,
     force: bool = False,
     reporter: Reporter | None = None,
+    warm_kernels: bool = True,
 ) -> GradeReport:
     """Collect, autograde in parallel, write feedback and export grades for a class.
 
@@ -391,7 +392,7 @@ def grade(
         reporter.started(total=len(tasks), skipped=skipped, workers=where)
         outcomes = autograde.run(
             tasks,
-            settings=autograde.settings_for(course, workspace, feedback=True),
+            settings=autograde.settings_for(course, workspace, feedback=True, warm_kernels=warm_kernels),
             state=state,
             workers=workers,
             dask_address=dask_address,
