@@ -191,27 +191,26 @@ class Chart:
         """Is there a marker at every point (x[i], y[i])?
 
         Markers count whether they sit on a line, on a markers-only `plot` call or on an
-        `ax.scatter`, as long as one series has markers at exactly these points.
+        `ax.scatter`, as long as one series has markers at exactly these points (in any order).
         """
         x, y = list(x), list(y)
         series = [line.points for line in self.lines if line.has_markers and line.in_data_coordinates]
         series += [scatter.points for scatter in self.scatters]
-        return any(
-            self.same_points(sorted(points, key=_sort_key), *_sorted_xy(x, y)) for points in series
-        )
+        return any(self._same_point_set(points, x, y) for points in series)
 
-
-def _sort_key(point: tuple[Any, float]) -> tuple[Any, float]:
-    x, y = point
-    try:
-        return (pd.Timestamp(x).value if not isinstance(x, (int, float)) else x, y)
-    except (TypeError, ValueError):
-        return (str(x), y)
-
-
-def _sorted_xy(x: list[Any], y: list[float]) -> tuple[list[Any], list[float]]:
-    pairs = sorted(zip(x, y, strict=True), key=_sort_key)
-    return [p[0] for p in pairs], [p[1] for p in pairs]
+    def _same_point_set(self, found: list[tuple[Any, float]], x: list[Any], y: list[float]) -> bool:
+        remaining = list(found)
+        if len(remaining) != len(x):
+            return False
+        for want_x, want_y in zip(x, y, strict=True):
+            match = next(
+                (i for i, (fx, fy) in enumerate(remaining) if self.same_x(fx, want_x) and _close(fy, want_y)),
+                None,
+            )
+            if match is None:
+                return False
+            del remaining[match]
+        return True
 
 
 def _squash(text: str) -> str:
@@ -338,6 +337,11 @@ def _numbers(values: Any) -> np.ndarray:
     return np.ma.filled(array.astype(float), np.nan).ravel()
 
 
+def _label(artist) -> str:
+    """The artist's legend label; "" for matplotlib's hidden ones ("_child0", "_nolegend_")."""
+    label = str(artist.get_label() or "")
+    return "" if label.startswith("_") else label
+
 
 def _color(artist_color: Any) -> str:
     from matplotlib.colors import to_hex
@@ -355,7 +359,7 @@ def _read_line(ax: Axes, line: Line2D, decode) -> Line:
     linestyle = line.get_linestyle()
     marker = line.get_marker()
     return Line(
-        label=str(line.get_label()),
+        label=_label(line),
         x=tuple(decode(v) for v in xs) if in_data else tuple(float(v) for v in xs),
         y=tuple(float(v) for v in ys),
         linestyle=None if linestyle in NO_LINESTYLE or line.get_linewidth() == 0 else str(linestyle),
@@ -371,10 +375,10 @@ def _read_scatter(ax: Axes, collection: PathCollection, decode) -> Scatter | Non
         return None
     offsets = np.ma.asarray(collection.get_offsets())
     if offsets.size == 0:
-        return Scatter(label=str(collection.get_label()), x=(), y=())
+        return Scatter(label=_label(collection), x=(), y=())
     offsets = np.ma.filled(offsets.astype(float), np.nan).reshape(-1, 2)
     return Scatter(
-        label=str(collection.get_label()),
+        label=_label(collection),
         x=tuple(decode(v) for v in offsets[:, 0]),
         y=tuple(float(v) for v in offsets[:, 1]),
     )
@@ -391,7 +395,7 @@ def _read_bars(container: BarContainer, decode) -> Bars:
             positions.append(decode(float(patch.get_x() + patch.get_width() / 2)))
             values.append(float(patch.get_height()))
     return Bars(
-        label=str(container.get_label()),
+        label=_label(container),
         orientation="horizontal" if horizontal else "vertical",
         positions=tuple(positions),
         values=tuple(values),
@@ -408,7 +412,6 @@ def _tick_label_ids(figure) -> set[int]:
     return ids
 
 
-
 def _figure_texts(figure) -> tuple[str, ...]:
     skip = _tick_label_ids(figure)
     texts = []
@@ -419,6 +422,14 @@ def _figure_texts(figure) -> tuple[str, ...]:
         if content and content.strip():
             texts.append(content)
     return tuple(texts)
+
+
+def _root_figure(artist) -> Figure:
+    """The top-level Figure (what is drawn, saved and closed), also for subfigures."""
+    figure = artist if isinstance(artist, (Figure, SubFigure)) else artist.figure
+    while isinstance(figure, SubFigure):
+        figure = figure.figure
+    return figure
 
 
 def _tick_labels(labels) -> tuple[str, ...]:
@@ -434,7 +445,7 @@ def read(chart: Axes | Figure, *, close: bool = False) -> Chart:
     import matplotlib.pyplot as plt
 
     ax = _axes_of(chart)
-    figure = ax.get_figure(root=True) if _takes_root(ax) else ax.figure
+    figure = _root_figure(ax)
     try:
         # Tick labels and pandas' period-axis formatting exist only after a draw.
         figure.draw_without_rendering()
@@ -475,22 +486,12 @@ def read(chart: Axes | Figure, *, close: bool = False) -> Chart:
             plt.close(figure)
 
 
-def _takes_root(ax: Axes) -> bool:
-    import inspect
-
-    try:
-        return "root" in inspect.signature(ax.get_figure).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 # --- showing ----------------------------------------------------------------------------
 
 
 def png_bytes(chart: Axes | Figure, *, dpi: int = 80) -> bytes:
     """The whole figure as PNG bytes (small: feedback pages embed them)."""
-    ax_or_fig = chart if isinstance(chart, (Figure, SubFigure)) else _axes_of(chart)
-    figure = ax_or_fig if isinstance(ax_or_fig, (Figure, SubFigure)) else ax_or_fig.figure
+    figure = _root_figure(chart if isinstance(chart, (Figure, SubFigure)) else _axes_of(chart))
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     return buffer.getvalue()
@@ -499,10 +500,9 @@ def png_bytes(chart: Axes | Figure, *, dpi: int = 80) -> bytes:
 def show(chart: Axes | Figure, *, alt: str | None = None) -> None:
     """Put a PNG of the chart in the notebook cell's output, whatever the backend.
 
-    The autograder runs notebooks with the non-interactive Agg backend, where figures
-    are never displayed by themselves; a test cell that calls `show` keeps a picture of
-    the chart it checked in the graded notebook and so in the student's feedback.
-    Outside IPython this does nothing.
+    Under the Agg backend figures are never displayed, and a test cell closes the figures
+    it reads, so without this the graded notebook (and the student's feedback) would keep
+    no picture of the chart that was checked. Outside IPython this does nothing.
     """
     try:
         from IPython import get_ipython
