@@ -11,10 +11,9 @@ import sys
 import time
 
 import pytest
+from conftest import ROOT
 
 from coursekit import autograde, grading, kernels, sampleclass
-
-from conftest import ROOT
 
 
 def coursekit(*args, course, **kwargs):
@@ -146,7 +145,8 @@ def test_forked_kernel_runs_code_in_a_fresh_process(tmp_path):
         pids = []
         for _ in range(2):
             nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-                "import os, numpy\nseen = 'x' in globals()\nx = 1\nprint(os.getpid(), os.getcwd(), seen, numpy.random.rand())"
+                "import os, numpy\nseen = 'x' in globals()\nx = 1\n"
+                "print(os.getpid(), os.getcwd(), seen, numpy.random.rand())"
             )])
             nbclient.NotebookClient(nb, timeout=60, kernel_name="python3",
                                     resources={"metadata": {"path": str(tmp_path)}}).execute()

@@ -154,13 +154,20 @@ def grade_task(task: Task, settings: WorkerSettings) -> Outcome:
         if result["success"] and settings.feedback:
             result = api.generate_feedback(task.assignment, task.student, force=True)
         error = "" if result["success"] else _summary(result)
+        if not result["success"] and os.environ.get("COURSEKIT_DEBUG"):
+            print(result.get("log"), result.get("error"), file=sys.stderr)
         return Outcome(task, bool(result["success"]), time.perf_counter() - started, error)
     except Exception as exc:  # a worker must report, not die: the class goes on
         return Outcome(task, False, time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
 
 
 def _summary(result: dict) -> str:
-    text = (result.get("error") or result.get("log") or "").strip().splitlines()
+    """The most telling line of nbgrader's log: its first error, not its closing remark."""
+    lines = [line.strip() for line in (result.get("log") or "").splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("[ERROR]") and "see the the above" not in line]
+    if errors:
+        return errors[0].removeprefix("[ERROR]").strip()[:300]
+    text = (result.get("error") or "").strip().splitlines()
     return (text[-1] if text else "nbgrader reported a failure")[:300]
 
 
