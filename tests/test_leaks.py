@@ -58,7 +58,7 @@ def secret_lines() -> list[tuple[str, str]]:
                                    ("BEGIN MARK SCHEME", "END MARK SCHEME")):
                     for line in _regions(cell.source, begin, end):
                         # Short or generic lines ("return out", "else:") prove nothing.
-                        if len(line) >= 25 and not line.startswith("#"):
+                        if len(line) >= 25 and not line.startswith(("#", "import ", "from ")):
                             out.append((where, line))
     return out
 
@@ -85,3 +85,28 @@ def test_scan_would_catch_a_leak():
     """Would one hidden-test line pasted into a lesson be found (the scan is not vacuous)?"""
     where, line = secret_lines()[-1]
     assert (where, line) in leaks(student_text() + "\n    " + line + "\n")
+
+
+def test_student_bundle_holds_only_student_material(tmp_path):
+    """Does the zip handed to students leave out solutions, tests, docs and every secret line?"""
+    import zipfile
+
+    from coursekit import grading
+
+    out = grading.student_bundle(course=grading.Course.at(ROOT), out=tmp_path / "bundle.zip")
+    with zipfile.ZipFile(out) as bundle:
+        names = bundle.namelist()
+        tops = {name.split("/")[1] for name in names}
+        assert tops <= set(grading.STUDENT_BUNDLE)
+        assert {"lessons", "exercises", "seeds", "src"} <= tops
+        bundle.extractall(tmp_path / "unzipped")
+    course_text, code_text = [], []
+    for path in sorted((tmp_path / "unzipped").rglob("*")):
+        if path.is_file():
+            text = readable_text(path) if path.suffix == ".ipynb" else path.read_text(errors="replace")
+            # The toolkit and the README name nbgrader's delimiters to explain them: not a leak.
+            folder = path.relative_to(tmp_path / "unzipped").parts[1]
+            (course_text if folder in STUDENT_FOLDERS else code_text).append(text)
+    for marker in MARKERS:
+        assert marker not in "\n".join(course_text)
+    assert leaks("\n".join(course_text + code_text)) == []

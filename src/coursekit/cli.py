@@ -83,6 +83,13 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bundle(args: argparse.Namespace) -> int:
+    course = _course(args)
+    out = grading.student_bundle(course=course, out=args.out or course.build_dir / "kfor-in-numbers-student.zip")
+    print(f"student bundle: {out}")
+    return 0
+
+
 def _sample_class(args: argparse.Namespace) -> int:
     from coursekit import sampleclass
 
@@ -157,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = command("report", _report, "grade distribution and item analysis (PNG, CSV, HTML)")
     rep.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+
+    bundle = command("bundle", _bundle, "zip what students receive: lessons, exercises, seeds, toolkit")
+    bundle.add_argument("--out", type=Path, default=None, help="default: build/kfor-in-numbers-student.zip")
 
     command("demo", _demo, "build, then grade the bundled sample class and print the grades")
 

@@ -422,3 +422,32 @@ def write_rejections(report: GradeReport) -> Path:
         for item in report.rejected:
             writer.writerow([item.path, item.reason])
     return path
+
+
+# --- the student bundle -------------------------------------------------------------------
+
+# What students receive. Never solutions/, tests/ (answer keys, variants, sample class),
+# docs/ (grading guides) or the gradebook.
+STUDENT_BUNDLE = ("README.md", "LICENSE", "Makefile", "pyproject.toml", "environment.yml",
+                  "lessons", "exercises", "seeds", "src")
+
+
+def student_bundle(*, course: Course, out: Path) -> Path:
+    """A zip of exactly what students may have: lessons, exercises, seeds and the toolkit."""
+    import zipfile
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        for part in STUDENT_BUNDLE:
+            source = course.root / part
+            if not source.exists():
+                continue
+            files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+            for path in files:
+                relative = path.relative_to(course.root)
+                if {"__pycache__", ".ipynb_checkpoints"} & set(relative.parts) or relative.suffix == ".pyc":
+                    continue
+                if relative.parts[0] == "src" and ".egg-info" in str(relative):
+                    continue
+                bundle.write(path, Path("kfor-in-numbers") / relative)
+    return out
