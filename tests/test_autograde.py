@@ -155,8 +155,10 @@ def test_forked_kernel_runs_code_in_a_fresh_process(tmp_path):
             pids.append((pid, rand))
         assert pids[0][0] != pids[1][0] != str(os.getpid())
         assert pids[0][1] != pids[1][1], "forked kernels must not share a random state"
+        zygote = kernels.Zygote.shared()
+        assert {int(pid) for pid, _ in pids} <= zygote.children, "the kernels were not forked"
     finally:
-        os.environ.pop("JUPYTER_DEFAULT_PROVISIONER_NAME", None)
+        kernels.use_forked_kernels(False)
 
 
 def test_state_records_what_was_graded(tmp_path):

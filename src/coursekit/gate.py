@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 
 from coursekit import notebooks
-from coursekit.grading import Course, Workspace, generate_release, read_test_scores, run_nbgrader
+from coursekit.grading import Course, Workspace, generate_release, read_test_scores
 
 SOLUTION_DELIMITERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
@@ -132,7 +132,9 @@ def _submissions(
     return out
 
 
-def check_assignment(*, course: Course, assignment_id: str, fixtures: Path, workspace: Workspace) -> GateReport:
+def check_assignment(
+    *, course: Course, assignment_id: str, fixtures: Path, workspace: Workspace, workers: int | None = None
+) -> GateReport:
     """Autograde the gate's submissions for one assignment and judge them."""
     release_dir = generate_release(course, workspace, assignment_id)
     variants = load_variants(fixtures / "variants" / assignment_id)
@@ -143,8 +145,19 @@ def check_assignment(*, course: Course, assignment_id: str, fixtures: Path, work
         target.mkdir(parents=True)
         for name, nb in filled.items():
             (target / name).write_text(notebooks.dumps(nb), encoding="utf-8")
-    run_nbgrader(course, workspace, "autograde", assignment_id, "--force",
-                 log=workspace.root / "logs" / f"autograde-{assignment_id}.log")
+    # The same parallel nbgrader autograde as `coursekit grade` (proven equal to stock
+    # sequential nbgrader by tests/test_autograde.py), so the gate takes seconds, not minutes.
+    from coursekit import autograde
+
+    autograde.prepare_gradebook(workspace.gradebook)
+    state = autograde.State(workspace.root / "grading-state.db")
+    try:
+        tasks, _ = autograde.plan(workspace=workspace, assignments=[assignment_id], state=state, force=True)
+        outcomes = autograde.run(tasks, settings=autograde.settings_for(course, workspace, feedback=False),
+                                 state=state, workers=workers)
+    finally:
+        state.close()
+    broken = {o.task.student: o.error for o in outcomes if not o.success}
     scores: dict[str, dict[str, tuple[float, float]]] = {}
     for row in read_test_scores(workspace.gradebook, assignment_id):
         scores.setdefault(row.student, {})[row.test] = (row.score, row.max_score)
@@ -152,8 +165,8 @@ def check_assignment(*, course: Course, assignment_id: str, fixtures: Path, work
     failures = []
     for student, _, expect in plan:
         got = scores.get(student)
-        if got is None:
-            failures.append(f"{assignment_id}: {expect.describe} was not graded (see the autograde log)")
+        if got is None or student in broken:
+            failures.append(f"{assignment_id}: {expect.describe} was not graded ({broken.get(student, 'no grades')})")
             continue
         if expect.all_zero:
             earned = {t: s for t, (s, _) in got.items() if s > 0}

@@ -167,6 +167,7 @@ class Zygote:
             [sys.executable, "-c", f"from coursekit.kernels import serve; serve({self.socket_path!r})"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
         )
+        self.children: set[int] = set()  # every kernel forked so far, for the record
         ready = self.process.stdout.readline().strip()
         if ready != "ready":
             raise RuntimeError(f"kernel zygote did not start (said {ready!r})")
@@ -187,7 +188,9 @@ class Zygote:
         return json.loads(answer) if answer else {}
 
     def fork_kernel(self, *, argv: list[str], env: dict[str, str], cwd: str) -> int:
-        return int(self._ask({"argv": argv, "env": env, "cwd": cwd})["pid"])
+        pid = int(self._ask({"argv": argv, "env": env, "cwd": cwd})["pid"])
+        self.children.add(pid)
+        return pid
 
     def exit_status(self, pid: int) -> int:
         return int(self._ask({"op": "status", "pid": pid}).get("status", -1))
@@ -259,6 +262,11 @@ class ForkProvisioner(LocalProvisioner):
         return self.connection_info
 
 
-def use_forked_kernels() -> None:
-    """Make every kernel this process starts from now on a forked one."""
-    os.environ["JUPYTER_DEFAULT_PROVISIONER_NAME"] = PROVISIONER_NAME
+def use_forked_kernels(enabled: bool = True) -> None:
+    """Make every kernel this process starts from now on a forked one (or, with
+    `enabled=False`, an ordinary one again)."""
+    from jupyter_client.provisioning import KernelProvisionerFactory
+
+    name = PROVISIONER_NAME if enabled else "local-provisioner"
+    os.environ["JUPYTER_DEFAULT_PROVISIONER_NAME"] = name  # for a factory not made yet
+    KernelProvisionerFactory.instance().default_provisioner_name = name  # for one that is
