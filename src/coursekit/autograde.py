@@ -52,6 +52,7 @@ class WorkerSettings:
     overrides: tuple[str, ...]
     feedback: bool
     warm_kernels: bool = True  # fork kernels from a pre-imported parent (coursekit.kernels)
+    log_dir: str = ""  # where each worker's stderr (nbgrader's and the kernels') goes
 
 
 def submission_digest(folder: Path) -> str:
@@ -119,6 +120,25 @@ def plan(*, workspace: Workspace, assignments: list[str], state: State, force: b
 # --- in the worker ------------------------------------------------------------------------
 
 _API_CACHE: dict[WorkerSettings, object] = {}
+_LOGGING_TO: list[str] = []
+
+
+def _log_to_file(log_dir: str) -> None:
+    """Send this worker's stdout and stderr, which its kernels inherit, to a log file.
+
+    Kernels and nbgrader talk a lot on stderr (transport warnings, SQLAlchemy notices);
+    an instructor reading the progress bar should not have to wade through it.
+    """
+    if not log_dir or _LOGGING_TO:
+        return
+    path = Path(log_dir) / f"worker-{os.getpid()}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - lives as long as the worker
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    _LOGGING_TO.append(str(path))
 
 
 def _api(settings: WorkerSettings):
@@ -145,6 +165,7 @@ def grade_task(task: Task, settings: WorkerSettings) -> Outcome:
         bin_dir = str(Path(sys.executable).parent)
         if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
             os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+        _log_to_file(settings.log_dir)
         if settings.warm_kernels:
             from coursekit import kernels
 
@@ -188,7 +209,8 @@ def settings_for(course: Course, workspace: Workspace, *, feedback: bool, warm_k
             item += f"?timeout={GRADEBOOK_LOCK_TIMEOUT}"
         overrides.append(item)
     return WorkerSettings(
-        course_root=str(course.root), overrides=tuple(overrides), feedback=feedback, warm_kernels=warm_kernels
+        course_root=str(course.root), overrides=tuple(overrides), feedback=feedback,
+        warm_kernels=warm_kernels, log_dir=str(workspace.root / "logs"),
     )
 
 

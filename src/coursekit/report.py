@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -46,11 +48,14 @@ class ProgressReporter(Reporter):
 def grade_table(result: GradeReport) -> Table:
     """Students down, assignments across: autograded points, and whether hand-grading waits."""
     assignments = sorted({s.assignment for s in result.scores})
-    table = Table(title="Autograded scores (written answers wait for formgrader)")
+    table = Table(
+        title="Autograded points per assignment",
+        caption="; ".join(f"{a[:2]} = {a}" for a in assignments) + ". Written answers: hand-grade in formgrader.",
+    )
     table.add_column("student")
     for assignment_id in assignments:
-        table.add_column(assignment_id, justify="right")
-    table.add_column("written answers", justify="left")
+        table.add_column(assignment_id[:2], justify="right")
+    table.add_column("written", justify="left")
     by_student: dict[str, dict[str, object]] = {}
     for score in result.scores:
         by_student.setdefault(score.student, {})[score.assignment] = score
@@ -64,13 +69,13 @@ def grade_table(result: GradeReport) -> Table:
                 continue
             cells.append(f"{s.autograded:g} / {s.autograded_max:g}")
             pending += s.written_max if s.needs_manual_grade else 0.0
-        note = f"{pending:g} points to hand-grade" if pending else "graded"
+        note = f"{pending:g} pts to grade" if pending else "done"
         table.add_row(student, *cells, note)
     return table
 
 
 def print_grades(result: GradeReport, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or Console(width=None if sys.stdout.isatty() else 100)
     console.print(grade_table(result))
     for item in result.rejected:
         console.print(f"[red]rejected[/red] {item.path}: {item.reason}", soft_wrap=True)
@@ -85,7 +90,7 @@ def print_grades(result: GradeReport, console: Console | None = None) -> None:
 # --- coursekit report: distributions and item analysis ------------------------------------
 
 
-def _failure_message(autograded_notebook, test_id: str) -> str:
+def _failure_message(autograded_notebook, test_id: str, score: float = 0.0) -> str:
     """The first line of the error a test cell raised in one autograded notebook."""
     from coursekit import notebooks
 
@@ -99,7 +104,7 @@ def _failure_message(autograded_notebook, test_id: str) -> str:
                 if output.get("output_type") == "error":
                     message = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
                     return message.splitlines()[0][:160] if message else "error"
-            return "failed without an error output"
+            return "partial credit" if score > 0 else "no points, no error shown"
     return "test cell missing"
 
 
@@ -119,7 +124,7 @@ def item_analysis(*, gradebook, autograded_dir, assignments: list[str]):
             of_test = [s for s in scores if s.test == test]
             failing = [s for s in of_test if not s.passed]
             messages = Counter(
-                _failure_message(autograded_dir / s.student / assignment_id / f"{assignment_id}.ipynb", test)
+                _failure_message(autograded_dir / s.student / assignment_id / f"{assignment_id}.ipynb", test, s.score)
                 for s in failing
             )
             common = "; ".join(f"{m} ({n})" for m, n in messages.most_common(3))
