@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 STUDENTS ?= 40
 
-.PHONY: help setup demo test test-fast lab build check grade report bench lint tidy clean
+.PHONY: help setup demo test test-fast lab build check grade report bench test-lowest lint tidy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -56,8 +56,18 @@ report: $(STAMP) ## grade distribution and item analysis of the last grading run
 bench: $(STAMP) ## stock nbgrader vs coursekit grade on a generated class of $(STUDENTS) students
 	python benchmarks/bench_grading.py --students $(STUDENTS)
 
+test-lowest: ## the tests against the oldest release of every dependency (.venv-lowest)
+	@test -x .venv-lowest/bin/python || $(PYTHON) -m venv .venv-lowest
+	.venv-lowest/bin/python -m pip install --quiet --upgrade pip packaging
+	@mkdir -p build
+	.venv-lowest/bin/python tools/lowest_requirements.py > build/lowest-requirements.txt
+	.venv-lowest/bin/python -m pip install --quiet -r build/lowest-requirements.txt
+	.venv-lowest/bin/python -m pip install --quiet --no-deps -e .
+	PATH=$(CURDIR)/.venv-lowest/bin:$$PATH .venv-lowest/bin/python -m pytest -m "not slow" tests
+	PATH=$(CURDIR)/.venv-lowest/bin:$$PATH .venv-lowest/bin/python -m pytest tests/test_grading.py tests/test_lessons.py
+
 lint: $(STAMP) ## ruff on code and notebooks
-	ruff check src tests benchmarks lessons solutions exercises
+	ruff check src tests benchmarks tools lessons solutions exercises
 
 tidy: $(STAMP) ## strip outputs and normalise every committed notebook
 	coursekit tidy $$(git ls-files '*.ipynb')
