@@ -93,7 +93,8 @@ def test_points_are_shown_to_students(assignment_id):
 def test_notebooks_pass_ruff():
     """Do code and notebooks pass the linter?"""
     done = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", "src", "tests", "lessons", "solutions", "exercises"],
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "src", "tests", "benchmarks", "tools",
+         "lessons", "solutions", "exercises"],
         cwd=ROOT, capture_output=True, text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
