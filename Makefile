@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 STUDENTS ?= 40
 
-.PHONY: help setup demo test test-fast lab build check grade report bench test-lowest lint tidy clean
+.PHONY: help setup demo test test-fast test-browser lab build check grade report bench test-lowest lint tidy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ test: $(STAMP) ## run the whole test suite (what CI runs)
 
 test-fast: $(STAMP) ## the tests that start no kernel
 	python -m pytest -m "not slow"
+
+test-browser: $(STAMP) ## JupyterLab in Chromium: lessons, Validate, formgrader (screenshots in build/screenshots/)
+	python -m pytest -m browser
 
 lab: $(STAMP) ## start JupyterLab on the course, with nbgrader's extensions
 	jupyter lab --notebook-dir=. lessons/00-getting-started.ipynb

@@ -6,6 +6,9 @@ import os
 c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# nbgrader opens the gradebook in build/; on a fresh clone (make lab, formgrader) that
+# folder does not exist yet, and every formgrader page would fail.
+os.makedirs(os.path.join(HERE, "build"), exist_ok=True)
 
 c.CourseDirectory.course_id = "kfor-in-numbers"
 c.CourseDirectory.root = HERE
