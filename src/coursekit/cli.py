@@ -63,7 +63,7 @@ def _grade(args: argparse.Namespace) -> int:
         result = grading.grade(
             course=course, submissions=args.submissions, assignments=args.assignment,
             workers=args.workers, dask_address=args.dask, force=args.force, reporter=progress,
-            warm_kernels=args.warm_kernels,
+            warm_kernels=args.warm_kernels, zip_pattern=args.zip_pattern,
         )
     report.print_grades(result)
     return 1 if result.rejected or result.failed else 0
@@ -154,7 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--fixtures", type=Path, default=None, help="default: tests/fixtures")
 
     grade = command("grade", _grade, "collect, autograde, feedback and export a folder of submissions")
-    grade.add_argument("submissions", type=Path, help="folder laid out <student>/<assignment>/*.ipynb")
+    grade.add_argument("submissions", type=Path,
+                       help="folder laid out <student>/<assignment>/*.ipynb, or an LMS zip")
+    grade.add_argument("--zip-pattern", default=grading.LMS_FILE_PATTERN,
+                       help="regex with groups student_id and file_id for the files of an LMS zip")
     grade.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
     grade.add_argument("--workers", type=int, default=None, help="parallel kernels (default: all cores)")
     grade.add_argument("--dask", metavar="ADDRESS", default=None, help="run on this Dask scheduler")

@@ -220,17 +220,88 @@ class Collected:
     rejected: list[Rejected] = field(default_factory=list)
 
 
-def collect(*, course: Course, submissions: Path, workspace: Workspace) -> Collected:
+# An LMS download names each file <student>_<…>_<original name>; Canvas, for instance,
+# writes "smithjane_late_12345_678901_01-reading-the-source.ipynb". nbgrader's zip_collect
+# leaves this pattern to the instructor (FileNameCollectorPlugin.named_regexp); this is ours,
+# overridable with --zip-pattern, with the same named groups.
+LMS_FILE_PATTERN = r"^(?P<student_id>[A-Za-z0-9.-]+)_(?:late_)?(?:\d+_)*(?P<file_id>[^/]+\.ipynb)$"
+ZIP_MAX_BYTES = 2 * 1024**3  # refuse archives that unpack to more than this (zip bombs)
+
+
+def unpack_lms_zip(
+    *, course: Course, archive: Path, target: Path, pattern: str = LMS_FILE_PATTERN
+) -> tuple[Path, list[Rejected]]:
+    """Lay out an LMS zip as <student>/<assignment>/<notebook> under `target`.
+
+    Entries already laid out that way are kept as they are; flat files are matched with
+    `pattern` (named groups student_id and file_id) and sorted into folders by which
+    assignment's notebook name their file_id starts with.
+    """
+    import zipfile
+
+    rejected: list[Rejected] = []
+    try:
+        bundle = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise CourseError(f"{archive}: not a readable zip file ({error})") from None
+    with bundle:
+        infos = [i for i in bundle.infolist() if not i.is_dir()]
+        if sum(i.file_size for i in infos) > ZIP_MAX_BYTES:
+            raise CourseError(f"{archive}: unpacks to more than {ZIP_MAX_BYTES // 1024**3} GiB; refused")
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        names = {n.removesuffix(".ipynb"): a for a in course.assignments()
+                 for n in (p.name for p in _notebooks_in(course.solutions / a))}
+        regex = re.compile(pattern)
+        for info in infos:
+            parts = Path(info.filename).parts
+            where = Rejected(archive / info.filename, "")
+            if info.filename.startswith("/") or ".." in parts or not info.filename.endswith(".ipynb"):
+                where.reason = "not a notebook in a safe place in the archive; skipped"
+                rejected.append(where)
+                continue
+            if len(parts) >= 3 and parts[-2] in names.values():  # already <student>/<assignment>/x
+                student, assignment_id, name = parts[-3], parts[-2], parts[-1]
+            else:
+                match = regex.match(parts[-1])
+                if not match:
+                    where.reason = "file name does not match the LMS pattern (see --zip-pattern)"
+                    rejected.append(where)
+                    continue
+                student, file_id = match.group("student_id"), match.group("file_id")
+                stem = file_id.removesuffix(".ipynb")
+                # an LMS may append "-1", "-2" to a re-submitted file
+                found = [n for n in names if stem == n or re.fullmatch(re.escape(n) + r"-\d+", stem)]
+                if not found:
+                    where.reason = f"{file_id!r} is not the notebook of any assignment"
+                    rejected.append(where)
+                    continue
+                assignment_id, name = names[found[0]], found[0] + ".ipynb"
+            destination = target / student / assignment_id / name
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with bundle.open(info) as source, destination.open("wb") as out:
+                shutil.copyfileobj(source, out)
+    return target, rejected
+
+
+def collect(
+    *, course: Course, submissions: Path, workspace: Workspace, zip_pattern: str = LMS_FILE_PATTERN
+) -> Collected:
     """Copy `<student>/<assignment>/*.ipynb` into nbgrader's submitted/ folder.
 
     Each notebook is read first, so a broken file is reported by name and cause
     instead of stopping nbgrader halfway through the class.
     """
     submissions = Path(submissions)
+    result = Collected()
+    if submissions.is_file() and submissions.suffix == ".zip":
+        submissions, result.rejected = unpack_lms_zip(
+            course=course, archive=submissions, target=workspace.root / "unzipped" / submissions.stem,
+            pattern=zip_pattern,
+        )
     if not submissions.is_dir():
         raise CourseError(f"{submissions}: submissions folder not found")
     known = set(course.assignments())
-    result = Collected()
     for student_dir in sorted(p for p in submissions.iterdir() if p.is_dir()):
         if not STUDENT_ID.match(student_dir.name):
             result.rejected.append(Rejected(student_dir, "folder name is not a valid student id"))
@@ -367,6 +438,7 @@ def grade(
     force: bool = False,
     reporter: Reporter | None = None,
     warm_kernels: bool = True,
+    zip_pattern: str = LMS_FILE_PATTERN,
 ) -> GradeReport:
     """Collect, autograde in parallel, write feedback and export grades for a class.
 
@@ -379,7 +451,7 @@ def grade(
     workspace = instructor_workspace(course)
     logs = workspace.root / "logs"
     wanted = [course.assignment(a) for a in assignments] if assignments else course.assignments()
-    collected = collect(course=course, submissions=submissions, workspace=workspace)
+    collected = collect(course=course, submissions=submissions, workspace=workspace, zip_pattern=zip_pattern)
     for assignment_id in wanted:
         # generate_assignment records the source cells (and hidden tests) in the gradebook,
         # which autograde restores into every submission before running it.
