@@ -19,6 +19,13 @@ c.CourseDirectory.autograded_directory = os.path.join("build", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("build", "feedback")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "build", "gradebook.db")
 
+# Feedback shows each test's result and message, never hidden test code (coursekit.feedback).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "coursekit.feedback.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
 # A cell that runs longer than this is stopped and its test scores zero.
 c.ExecutePreprocessor.timeout = 60
 c.Execute.timeout = 60

@@ -70,6 +70,7 @@ def test_sample_class_gets_the_expected_grades_and_bad_files_are_named(course_co
     assert scores == expected
     for student, graded in expected:
         assert (course_copy / "build" / "feedback" / student / graded / f"{graded}.html").is_file()
+    assert_feedback_hides_hidden_tests(course_copy)
     with (course_copy / "build" / "grades.csv").open(encoding="utf-8") as rows:
         exported = {(r["student_id"], r["assignment"]): float(r["raw_score"]) for r in csv.DictReader(rows)}
     assert set(exported) == set(expected)
@@ -104,3 +105,46 @@ def test_missing_submissions_folder_is_named(course_copy):
     done = coursekit("grade", str(course_copy / "nope"), course=course_copy)
     assert done.returncode == 1
     assert done.stderr.strip() == f"coursekit: error: {course_copy / 'nope'}: submissions folder not found"
+
+
+def _hidden_test_lines(course) -> list[str]:
+    """Distinctive lines of every hidden-test region in the instructor notebooks."""
+    from coursekit import notebooks
+
+    found = []
+    for path in sorted((course / "solutions").glob("*/*.ipynb")):
+        for cell in notebooks.read(path).cells:
+            inside = False
+            for line in cell.source.splitlines():
+                if "### BEGIN HIDDEN TESTS" in line:
+                    inside = True
+                elif "### END HIDDEN TESTS" in line:
+                    inside = False
+                elif inside and len(line.strip()) >= 25 and not line.strip().startswith(("#", "import", "from")):
+                    found.append(" ".join(line.split()))
+    return found
+
+
+def _visible_text(html_text: str) -> str:
+    import html
+    import re
+
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", html_text)).split())
+
+
+def assert_feedback_hides_hidden_tests(course) -> None:
+    """Feedback shows results and messages but no hidden test code (jupyter/nbgrader#917);
+    the autograded notebooks it is made from do contain that code, so the check bites."""
+    hidden = _hidden_test_lines(course)
+    assert len(hidden) > 50
+    autograded = " ".join(
+        " ".join(p.read_text(encoding="utf-8").split()) for p in (course / "build" / "autograded").rglob("*.ipynb")
+    )
+    assert sum(line.replace('"', '\\"') in autograded or line in autograded for line in hidden) > 10
+    pages = sorted((course / "build" / "feedback").rglob("*.html"))
+    assert pages
+    for page in pages:
+        text = _visible_text(page.read_text(encoding="utf-8"))
+        shown = [line for line in hidden if line in text]
+        assert shown == [], f"{page}: hidden test code shown"
+        assert "hidden tests ran here" in text
