@@ -23,8 +23,6 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from coursekit import autograde, grading, notebooks, sampleclass  # noqa: E402
 
-COURSE_PARTS = ("nbgrader_config.py", "seeds", "solutions", "exercises", "tests/fixtures")
-
 
 class PeakMemory:
     """Peak resident memory of this process and all its descendants, sampled from /proc.
@@ -79,13 +77,7 @@ class PeakMemory:
 
 def fresh_course(target: Path) -> grading.Course:
     shutil.rmtree(target, ignore_errors=True)
-    for part in COURSE_PARTS:
-        source = ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, target / part)
-        else:
-            (target / part).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / part)
+    grading.Course(ROOT).copy_to(target)
     course = grading.Course.at(target)
     grading.build(course=course)  # the release the class answers, fresh from solutions/
     return course

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# What a course folder needs to build and grade; build/ and .venv are never copied.
-COURSE_PARTS = ("nbgrader_config.py", "seeds", "solutions", "exercises", "lessons", "tests/fixtures")
 
 
 def copy_course(target: Path) -> Path:
-    for part in COURSE_PARTS:
-        source = ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, target / part)
-        else:
-            (target / part).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / part)
-    return target
+    from coursekit.grading import Course
+
+    return Course(ROOT).copy_to(target)
 
 
 @pytest.fixture

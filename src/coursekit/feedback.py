@@ -11,7 +11,6 @@ test failed and why, never how the hidden test was written.
 from __future__ import annotations
 
 from nbformat import NotebookNode
-
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"

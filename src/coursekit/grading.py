@@ -70,6 +70,21 @@ class Course:
             raise CourseError(f"{self.solutions}: no assignment folders with notebooks")
         return found
 
+    # What a working copy of the course needs to build, grade and test (never build/, .venv).
+    COPY_PARTS = ("nbgrader_config.py", "seeds", "solutions", "exercises", "lessons", "tests/fixtures")
+
+    def copy_to(self, target: Path) -> Path:
+        """Copy the course's sources to `target` (for benchmarks and tests); return it."""
+        target = Path(target)
+        for part in self.COPY_PARTS:
+            source = self.root / part
+            if source.is_dir():
+                shutil.copytree(source, target / part)
+            elif source.is_file():
+                (target / part).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target / part)
+        return target
+
     def assignment(self, assignment_id: str) -> str:
         if assignment_id not in self.assignments():
             known = ", ".join(self.assignments())
