@@ -7,6 +7,7 @@ import csv
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -60,6 +61,8 @@ def test_sample_class_gets_the_expected_grades_and_bad_files_are_named(course_co
     assert f"zed/{assignment_id}/{assignment_id}.ipynb: not valid JSON" in out
     assert "my homework.ipynb: unexpected file name" in out
     assert f"xia/{assignment_id}/{assignment_id}.ipynb: empty file" in out
+    with (course_copy / "build" / "rejected.csv").open(encoding="utf-8") as rows:
+        assert {Path(r["path"]).parent.parent.name for r in csv.DictReader(rows)} == {"zed", "yan", "xia"}
 
     scores = {
         (s.student, s.assignment): s.autograded

@@ -175,8 +175,11 @@ def grade_task(task: Task, settings: WorkerSettings) -> Outcome:
         if result["success"] and settings.feedback:
             result = api.generate_feedback(task.assignment, task.student, force=True)
         error = "" if result["success"] else _summary(result)
-        if not result["success"] and os.environ.get("COURSEKIT_DEBUG"):
-            print(result.get("log"), result.get("error"), file=sys.stderr)
+        if not result["success"]:
+            # The whole story goes to this worker's log (build/logs/worker-<pid>.log).
+            print(f"--- {task.student}/{task.assignment} failed:\n{result.get('log', '')}\n{result.get('error', '')}",
+                  file=sys.stderr, flush=True)
+            error += " (full log: build/logs/worker-*.log)" if settings.log_dir else ""
         return Outcome(task, bool(result["success"]), time.perf_counter() - started, error)
     except Exception as exc:  # a worker must report, not die: the class goes on
         return Outcome(task, False, time.perf_counter() - started, f"{type(exc).__name__}: {exc}")

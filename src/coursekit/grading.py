@@ -490,6 +490,7 @@ def grade(
     grades_csv = workspace.root / "grades.csv"
     grades_csv.unlink(missing_ok=True)
     run_nbgrader(course, workspace, "export", f"--to={grades_csv}", log=logs / "export.log")
+    write_rejections(collected.rejected, grades_csv.with_name("rejected.csv"))
     return GradeReport(
         scores=read_assignment_scores(workspace.gradebook, wanted),
         rejected=collected.rejected,
@@ -501,12 +502,12 @@ def grade(
     )
 
 
-def write_rejections(report: GradeReport) -> Path:
-    path = report.grades_csv.with_name("rejected.csv")
+def write_rejections(rejected: list[Rejected], path: Path) -> Path:
+    """Every hand-in that could not be graded, with the reason, for the instructor's records."""
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(["path", "reason"])
-        for item in report.rejected:
+        for item in rejected:
             writer.writerow([item.path, item.reason])
     return path
 

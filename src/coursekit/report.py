@@ -84,6 +84,8 @@ def print_grades(result: GradeReport, console: Console | None = None) -> None:
                       f"{outcome.error}", soft_wrap=True)
     console.print(f"{result.graded} submissions autograded, {result.skipped} unchanged since last time")
     console.print(f"grades:   {result.grades_csv}", soft_wrap=True)
+    if result.rejected:
+        console.print(f"rejected: {result.grades_csv.with_name('rejected.csv')}", soft_wrap=True)
     console.print(f"feedback: {result.feedback_dir}/<student>/<assignment>/*.html", soft_wrap=True)
 
 
