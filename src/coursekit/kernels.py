@@ -21,12 +21,14 @@ import importlib
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,10 @@ def _become_kernel(request: dict[str, Any]) -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        if request.get("sandbox"):
+            from coursekit import sandbox
+
+            sandbox.enter(sandbox.KernelSpec.from_json(request["sandbox"]))  # returns in the kernel
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.chdir(request["cwd"])
@@ -70,7 +76,9 @@ def _become_kernel(request: dict[str, Any]) -> None:
         # ipykernel reads JPY_PARENT_PID when it is imported (in the zygote, before the
         # kernel manager set it): pass it explicitly so the kernel still dies with its parent.
         parent = request["env"].get("JPY_PARENT_PID")
-        if parent:
+        if request.get("sandbox"):
+            argv.append("--IPKernelApp.parent_handle=0")  # its sandbox parents watch instead
+        elif parent:
             argv.append(f"--IPKernelApp.parent_handle={int(parent)}")
         # A grading kernel keeps no input history: nothing reads it, and parallel kernels
         # would otherwise contend for one history.sqlite.
@@ -138,6 +146,11 @@ def serve(socket_path: str) -> None:
                 _become_kernel(request)
             connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
     server.close()
+    try:  # the worker may be gone without a word (killed): tidy up after it
+        os.unlink(socket_path)
+        os.rmdir(os.path.dirname(socket_path))
+    except OSError:
+        pass
 
 
 def _reap(statuses: dict[int, int]) -> None:
@@ -187,8 +200,8 @@ class Zygote:
             answer = client.makefile("r").readline()
         return json.loads(answer) if answer else {}
 
-    def fork_kernel(self, *, argv: list[str], env: dict[str, str], cwd: str) -> int:
-        pid = int(self._ask({"argv": argv, "env": env, "cwd": cwd})["pid"])
+    def fork_kernel(self, *, argv: list[str], env: dict[str, str], cwd: str, sandbox: str = "") -> int:
+        pid = int(self._ask({"argv": argv, "env": env, "cwd": cwd, "sandbox": sandbox})["pid"])
         self.children.add(pid)
         return pid
 
@@ -247,26 +260,82 @@ class ForkedKernelProcess:
 
 
 class ForkProvisioner(LocalProvisioner):
-    """LocalProvisioner, except the kernel is forked from the warm zygote, not executed."""
+    """LocalProvisioner, except that the kernel may be forked from the warm zygote instead
+    of executed, and may be put in the sandbox (coursekit.sandbox) first. What a grading
+    worker wants is set once per process with `configure()`."""
+
+    spec = None  # this kernel's sandbox.KernelSpec, if sandboxed
+
+    async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        km = self.parent
+        if SETTINGS.policy is not None and km is not None:
+            # A sandboxed kernel has no network, so it talks over Unix sockets (ZeroMQ ipc)
+            # in a private folder that only it and this process can reach.
+            self.private = tempfile.mkdtemp(prefix="coursekit-kernel-")
+            km.transport = "ipc"
+            km.cache_ports = False
+            km.connection_file = os.path.join(self.private, "kernel.json")
+            km.ip = os.path.join(self.private, "kernel-ipc")
+        return await super().pre_launch(**kwargs)
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> dict[str, Any]:
         env = dict(kwargs.get("env") or os.environ)
         if not kwargs.get("independent"):
             env["JPY_PARENT_PID"] = str(os.getpid())  # as jupyter_client's launcher does
         cwd = str(kwargs.get("cwd") or Path.cwd())
+        cmd = list(cmd)
+        cmd[0] = shutil.which(cmd[0], path=env.get("PATH")) or cmd[0]
+        spec_json = ""
+        if SETTINGS.policy is not None:
+            from coursekit import sandbox
+
+            env = sandbox.kernel_environment(env, SETTINGS.policy)
+            cwd = os.path.realpath(cwd)
+            self.spec = sandbox.KernelSpec(policy=SETTINGS.policy, cwd=cwd, private=self.private, env=env)
+            spec_json = self.spec.to_json()
+        if not SETTINGS.warm:
+            if spec_json:
+                cmd = [sys.executable, "-m", "coursekit.sandbox", spec_json, "--", *cmd]
+            return await super().launch_kernel(cmd, **{**kwargs, "env": env, "cwd": cwd})
         zygote = Zygote.shared()
-        pid = zygote.fork_kernel(argv=list(cmd), env=env, cwd=cwd)
+        pid = zygote.fork_kernel(argv=cmd, env=env, cwd=cwd, sandbox=spec_json)
         self.process = ForkedKernelProcess(pid, zygote)
         self.pid = self.pgid = pid
         self.cwd = cwd
         return self.connection_info
 
+    async def cleanup(self, restart: bool = False) -> None:
+        await super().cleanup(restart=restart)
+        if self.spec is not None and not restart:
+            from coursekit import sandbox
 
-def use_forked_kernels(enabled: bool = True) -> None:
-    """Make every kernel this process starts from now on a forked one (or, with
-    `enabled=False`, an ordinary one again)."""
+            tail = sandbox.cleanup(self.spec)
+            if tail.strip():
+                print(f"--- kernel log ({self.spec.cwd}):\n{tail}", file=sys.stderr, flush=True)
+            self.spec = None
+
+
+@dataclass
+class Settings:
+    warm: bool = False  # fork kernels from the zygote
+    policy: Any = None  # a sandbox.Policy: sandbox every kernel
+
+
+SETTINGS = Settings()
+
+
+def configure(*, warm: bool = True, policy: Any = None) -> None:
+    """Make every kernel this process starts from now on go through ForkProvisioner, warm
+    and/or sandboxed (or, with neither, an ordinary jupyter_client kernel again)."""
     from jupyter_client.provisioning import KernelProvisionerFactory
 
-    name = PROVISIONER_NAME if enabled else "local-provisioner"
+    SETTINGS.warm, SETTINGS.policy = warm, policy
+    name = PROVISIONER_NAME if (warm or policy is not None) else "local-provisioner"
     os.environ["JUPYTER_DEFAULT_PROVISIONER_NAME"] = name  # for a factory not made yet
     KernelProvisionerFactory.instance().default_provisioner_name = name  # for one that is
+
+
+def use_forked_kernels(enabled: bool = True) -> None:
+    """Fork every kernel this process starts from the zygote, without a sandbox (or, with
+    `enabled=False`, start ordinary kernels again)."""
+    configure(warm=enabled, policy=None)
