@@ -53,6 +53,7 @@ class WorkerSettings:
     feedback: bool
     warm_kernels: bool = True  # fork kernels from a pre-imported parent (coursekit.kernels)
     log_dir: str = ""  # where each worker's stderr (nbgrader's and the kernels') goes
+    sandbox: bool = True  # run every kernel in coursekit.sandbox, with coursekit.execute.SafeExecute
 
 
 def submission_digest(folder: Path) -> str:
@@ -142,7 +143,9 @@ def _log_to_file(log_dir: str) -> None:
 
 
 def _api(settings: WorkerSettings):
-    """One NbGraderAPI per worker process, built from nbgrader_config.py plus overrides."""
+    """One NbGraderAPI per worker process, built from nbgrader_config.py plus overrides;
+    with the sandbox on, nbgrader's Execute is replaced by SafeExecute and every kernel
+    this worker starts is sandboxed."""
     api = _API_CACHE.get(settings)
     if api is None:
         from nbgrader.apps import NbGraderAPI
@@ -153,9 +156,43 @@ def _api(settings: WorkerSettings):
         config = Config()
         config.merge(PyFileConfigLoader("nbgrader_config.py", path=settings.course_root).load_config())
         config.merge(KVArgParseConfigLoader(argv=list(settings.overrides)).load_config())
+        from coursekit import kernels
+
+        policy = None
+        if settings.sandbox:
+            policy = _sandbox_policy(settings, config)
+            if policy is not None:
+                _use_safe_execute(config, policy)
+        kernels.configure(warm=settings.warm_kernels, policy=policy)
         api = NbGraderAPI(config=config)
         _API_CACHE[settings] = api
     return api
+
+
+def _sandbox_policy(settings: WorkerSettings, config):
+    from coursekit import sandbox
+
+    if not sandbox.Sandbox(config=config).enabled:
+        return None
+    layers = tuple(name for name, missing in sandbox.probe().items() if not missing)
+    root = Path(settings.course_root)
+    return sandbox.Policy.from_config(
+        config, readable=sandbox.readable_paths(root), seeds=str((root / "seeds").resolve()), layers=layers)
+
+
+def _use_safe_execute(config, policy) -> None:
+    from nbgrader.converters.autograde import Autograde
+    from nbgrader.preprocessors import Execute
+
+    from coursekit.execute import SafeExecute
+
+    steps = config.Autograde.get("autograde_preprocessors") or Autograde.class_traits()[
+        "autograde_preprocessors"].default()
+    config.Autograde.autograde_preprocessors = [
+        SafeExecute if step in (Execute, "nbgrader.preprocessors.Execute") else step for step in steps]
+    config.SafeExecute.timeout = policy.cell_timeout
+    config.SafeExecute.notebook_timeout = policy.notebook_timeout
+    config.SafeExecute.output_kb = policy.output_kb
 
 
 def grade_task(task: Task, settings: WorkerSettings) -> Outcome:
@@ -166,10 +203,6 @@ def grade_task(task: Task, settings: WorkerSettings) -> Outcome:
         if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
             os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
         _log_to_file(settings.log_dir)
-        if settings.warm_kernels:
-            from coursekit import kernels
-
-            kernels.use_forked_kernels()
         api = _api(settings)
         result = api.autograde(task.assignment, task.student, force=True, create=True)
         if result["success"] and settings.feedback:
@@ -205,7 +238,9 @@ def prepare_gradebook(gradebook: Path) -> None:
             db.execute("PRAGMA journal_mode=WAL")
 
 
-def settings_for(course: Course, workspace: Workspace, *, feedback: bool, warm_kernels: bool = True) -> WorkerSettings:
+def settings_for(
+    course: Course, workspace: Workspace, *, feedback: bool, warm_kernels: bool = True, sandbox: bool = True
+) -> WorkerSettings:
     overrides = []
     for item in workspace.overrides(course):
         if item.startswith("--CourseDirectory.db_url="):
@@ -213,7 +248,7 @@ def settings_for(course: Course, workspace: Workspace, *, feedback: bool, warm_k
         overrides.append(item)
     return WorkerSettings(
         course_root=str(course.root), overrides=tuple(overrides), feedback=feedback,
-        warm_kernels=warm_kernels, log_dir=str(workspace.root / "logs"),
+        warm_kernels=warm_kernels, log_dir=str(workspace.root / "logs"), sandbox=sandbox,
     )
 
 

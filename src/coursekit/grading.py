@@ -454,6 +454,7 @@ def grade(
     reporter: Reporter | None = None,
     warm_kernels: bool = True,
     zip_pattern: str = LMS_FILE_PATTERN,
+    sandbox: bool = True,
 ) -> GradeReport:
     """Collect, autograde in parallel, write feedback and export grades for a class.
 
@@ -479,7 +480,8 @@ def grade(
         reporter.started(total=len(tasks), skipped=skipped, workers=where)
         outcomes = autograde.run(
             tasks,
-            settings=autograde.settings_for(course, workspace, feedback=True, warm_kernels=warm_kernels),
+            settings=autograde.settings_for(course, workspace, feedback=True, warm_kernels=warm_kernels,
+                                            sandbox=sandbox),
             state=state,
             workers=workers,
             dask_address=dask_address,

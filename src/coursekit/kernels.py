@@ -310,7 +310,7 @@ class ForkProvisioner(LocalProvisioner):
             from coursekit import sandbox
 
             tail = sandbox.cleanup(self.spec)
-            if tail.strip():
+            if any(word in tail for word in ("Traceback", "Error", "error:")):
                 print(f"--- kernel log ({self.spec.cwd}):\n{tail}", file=sys.stderr, flush=True)
             self.spec = None
 
