@@ -63,7 +63,7 @@ def _grade(args: argparse.Namespace) -> int:
         result = grading.grade(
             course=course, submissions=args.submissions, assignments=args.assignment,
             workers=args.workers, dask_address=args.dask, force=args.force, reporter=progress,
-            warm_kernels=args.warm_kernels, zip_pattern=args.zip_pattern,
+            warm_kernels=args.warm_kernels, zip_pattern=args.zip_pattern, sandbox=args.sandbox,
         )
     report.print_grades(result)
     return 1 if result.rejected or result.failed else 0
@@ -162,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--workers", type=int, default=None, help="parallel kernels (default: all cores)")
     grade.add_argument("--dask", metavar="ADDRESS", default=None, help="run on this Dask scheduler")
     grade.add_argument("--force", action="store_true", help="regrade submissions graded before")
+    grade.add_argument("--no-sandbox", dest="sandbox", action="store_false",
+                       help="run student code without the sandbox (only for trusted notebooks; see docs/security.md)")
     grade.add_argument("--no-warm-kernels", dest="warm_kernels", action="store_false",
                        help="start every kernel from scratch instead of forking a pre-imported one")
 

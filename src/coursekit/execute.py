@@ -33,7 +33,7 @@ import secrets
 import signal
 import time
 
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer
@@ -56,7 +56,9 @@ def __coursekit_guard(token, test_names):
     import numpy, numpy.testing, pandas, pandas.testing
     set_, get_, del_, items_, vars_, callable_, list_, type_ = (
         setattr, getattr, delattr, dict.items, vars, callable, list, type)
-    modules = {m.__name__: m for m in (builtins, math, operator, numpy, numpy.testing, pandas, pandas.testing)}
+    import pandas.api.types
+    modules = {m.__name__: m for m in (builtins, math, operator, numpy, numpy.testing, pandas, pandas.testing,
+                                       pandas.api.types)}
     saved = {name: dict(vars_(m)) for name, m in modules.items()}
     classes = [numpy.ndarray, pandas.DataFrame, pandas.Series, pandas.Index, pandas.Timestamp, pandas.Timedelta,
                pandas.core.generic.NDFrame]
@@ -150,7 +152,8 @@ class SafeExecute(Execute):
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
-        self._incidents: list[str] = []
+        self._incidents: list[str] = []  # limits hit, crashes, tampering: flagged to the instructor
+        self._errors: list[str] = []  # errors raised in the student's own cells: part of the reason
         self._output_bytes = 0
         self._capped = False
         self._deadline = time.monotonic() + self.notebook_timeout
@@ -182,7 +185,7 @@ class SafeExecute(Execute):
                                "later cells not run")
                     self._incidents.append(stopped)
                 if stopped is not None:
-                    _fail(cell, "NotRun", stopped)
+                    _fail(cell, "NotRun", "not run: " + stopped.split(";")[0])
                     continue
                 test = _is_test(cell)
                 limit = self._cell_timeout(cell)
@@ -199,14 +202,28 @@ class SafeExecute(Execute):
                     self._incidents.append(stopped)
                     _fail(cell, "DeadKernelError", stopped)
                     continue
+                except CellTimeoutError:
+                    # the kernel ignored the interrupt at the time limit and is still busy
+                    stopped = (f"{_name(cell, index)} ignored the interrupt at its {limit} s time limit; "
+                               "kernel stopped, later cells not run")
+                    self._incidents.append(stopped)
+                    _fail(cell, "CellTimeoutError", stopped)
+                    continue
                 if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
                     self._incidents.append(f"{_name(cell, index)} stopped at its {limit} s time limit")
-                if test:
-                    _stderr_to_stdout(cell)
+                if not test:
+                    for output in cell.get("outputs", []):
+                        if output.get("output_type") == "error" and output.get("ename") != "CellTimeoutError":
+                            message = (output.get("evalue") or "").strip().splitlines()
+                            self._errors.append(f"{_name(cell, index)} raised {output.get('ename')}"
+                                                + (f": {message[0][:120]}" if message else ""))
+                if test and _stderr_to_stdout(cell):
+                    self._incidents.append(f"{_name(cell, index)} wrote to stderr (warnings): shown in the feedback, "
+                                           "not scored as an error")
         self.set_widgets_metadata()
         if self._capped:
             self._incidents.append(f"output beyond {self.output_kb} KiB dropped")
-        self.nb.metadata.setdefault(INCIDENTS_KEY, {})["incidents"] = self._incidents
+        self.nb.metadata.setdefault(INCIDENTS_KEY, {}).update(incidents=self._incidents, errors=self._errors)
         return self.nb, self.resources
 
     # --- pieces ----------------------------------------------------------------------------
@@ -286,8 +303,11 @@ def _fail(cell, ename: str, evalue: str) -> None:
         output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])]
 
 
-def _stderr_to_stdout(cell) -> None:
+def _stderr_to_stdout(cell) -> bool:
     """Warnings a correct answer prints are shown, not scored as failures."""
+    moved = False
     for output in cell.get("outputs", []):
         if output.get("output_type") == "stream" and output.get("name") == "stderr":
             output["name"] = "stdout"
+            moved = True
+    return moved

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import filecmp
+import json
 import os
 import re
 import shutil
@@ -233,6 +234,7 @@ class Rejected:
 class Collected:
     accepted: dict[tuple[str, str], Path] = field(default_factory=dict)  # (student, id) -> folder
     rejected: list[Rejected] = field(default_factory=list)
+    notes: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # what collect had to mend
 
 
 # An LMS download names each file <student>_<…>_<original name>; Canvas, for instance,
@@ -300,7 +302,8 @@ def unpack_lms_zip(
 
 
 def collect(
-    *, course: Course, submissions: Path, workspace: Workspace, zip_pattern: str = LMS_FILE_PATTERN
+    *, course: Course, submissions: Path, workspace: Workspace, zip_pattern: str = LMS_FILE_PATTERN,
+    max_notebook_bytes: int | None = None,
 ) -> Collected:
     """Copy `<student>/<assignment>/*.ipynb` into nbgrader's submitted/ folder.
 
@@ -333,12 +336,20 @@ def collect(
                     names = ", ".join(sorted(expected))
                     result.rejected.append(Rejected(path, f"unexpected file name (expected {names})"))
                     continue
+                size = path.stat().st_size
+                if max_notebook_bytes is not None and size > max_notebook_bytes:
+                    limit = f"{max_notebook_bytes / 2**20:g} MiB"
+                    result.rejected.append(Rejected(path, f"{size / 2**20:.1f} MiB, over the {limit} limit "
+                                                          "(c.Sandbox.notebook_mb)"))
+                    continue
                 try:
                     notebooks.read(path)
                 except notebooks.NotebookError as error:
                     result.rejected.append(Rejected(path, str(error).removeprefix(f"{path}: ")))
                     continue
-                good.append(path)
+                # nbformat mends clashing cell ids quietly when it reads; nbgrader refuses them
+                raw = json.loads(path.read_text(encoding="utf-8"))
+                good.append((path, raw, notebooks.mend_clashes(raw)))
             if not good:
                 if not handed_in:
                     result.rejected.append(Rejected(assignment_dir, "no notebook handed in"))
@@ -346,8 +357,14 @@ def collect(
             target = workspace.submitted / student_dir.name / assignment_dir.name
             shutil.rmtree(target, ignore_errors=True)
             target.mkdir(parents=True)
-            for path in good:
-                shutil.copy2(path, target / path.name)
+            for path, raw, mended in good:
+                if mended:
+                    # graded as mended; the hand-in itself stays as it was
+                    (target / path.name).write_text(json.dumps(raw, ensure_ascii=False, indent=1), encoding="utf-8")
+                    result.notes.setdefault((student_dir.name, assignment_dir.name), []).append(
+                        f"{path.name}: " + "; ".join(dict.fromkeys(mended)))
+                else:
+                    shutil.copy2(path, target / path.name)
             result.accepted[(student_dir.name, assignment_dir.name)] = target
     return result
 
@@ -433,6 +450,9 @@ class GradeReport:
     skipped: int
     grades_csv: Path
     feedback_dir: Path
+    reasons: list[dict] = field(default_factory=list)  # one row per hand-in (report.submission_reasons)
+    protections: str = ""  # which sandbox layers grading had (sandbox.describe)
+    seconds: dict[tuple[str, str], float] = field(default_factory=dict)  # (student, assignment) -> task time
 
 
 class Reporter:
@@ -467,7 +487,15 @@ def grade(
     workspace = instructor_workspace(course)
     logs = workspace.root / "logs"
     wanted = [course.assignment(a) for a in assignments] if assignments else course.assignments()
-    collected = collect(course=course, submissions=submissions, workspace=workspace, zip_pattern=zip_pattern)
+    limits = sandbox_settings(course)
+    from coursekit import sandbox as sandbox_layers
+
+    if sandbox and limits.enabled:
+        protections = sandbox_layers.describe(sandbox_layers.probe())
+    else:
+        protections = "sandbox: OFF (--no-sandbox or c.Sandbox.enabled = False): student code runs with your rights"
+    collected = collect(course=course, submissions=submissions, workspace=workspace, zip_pattern=zip_pattern,
+                        max_notebook_bytes=limits.notebook_mb * 2**20)
     for assignment_id in wanted:
         # generate_assignment records the source cells (and hidden tests) in the gradebook,
         # which autograde restores into every submission before running it.
@@ -493,6 +521,13 @@ def grade(
     grades_csv.unlink(missing_ok=True)
     run_nbgrader(course, workspace, "export", f"--to={grades_csv}", log=logs / "export.log")
     write_rejections(collected.rejected, grades_csv.with_name("rejected.csv"))
+    from coursekit import report
+
+    reasons = report.submission_reasons(
+        gradebook=workspace.gradebook, autograded_dir=workspace.root / "autograded", accepted=collected.accepted,
+        notes=collected.notes, rejected=collected.rejected, failed=[o for o in outcomes if not o.success],
+        assignments=wanted)
+    report.write_reasons(reasons, grades_csv.with_name("reasons.csv"))
     return GradeReport(
         scores=read_assignment_scores(workspace.gradebook, wanted),
         rejected=collected.rejected,
@@ -501,7 +536,19 @@ def grade(
         skipped=skipped,
         grades_csv=grades_csv,
         feedback_dir=workspace.feedback,
+        reasons=reasons,
+        protections=protections,
+        seconds={(o.task.student, o.task.assignment): o.seconds for o in outcomes},
     )
+
+
+def sandbox_settings(course: Course):
+    """The course's sandbox limits (`c.Sandbox.*` in nbgrader_config.py, else the defaults)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from coursekit.sandbox import Sandbox
+
+    return Sandbox(config=PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config())
 
 
 def write_rejections(rejected: list[Rejected], path: Path) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -39,12 +40,16 @@ def read(path: str | os.PathLike[str]) -> nbformat.NotebookNode:
         raise NotebookError(
             f"{path}: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})"
         ) from None
+    if isinstance(data, dict) and data.get("nbformat") not in (None, 4):
+        raise NotebookError(f"{path}: nbformat {data.get('nbformat')!r}, this course needs 4")
     if not isinstance(data, dict) or "cells" not in data:
         raise NotebookError(f"{path}: JSON but not a notebook (no 'cells' list)")
     if data.get("nbformat") != 4:
         raise NotebookError(f"{path}: nbformat {data.get('nbformat')!r}, this course needs 4")
     try:
-        return nbformat.reads(raw, as_version=4)
+        with warnings.catch_warnings():  # nbformat warns (and mends) clashing cell ids: see mend_clashes
+            warnings.simplefilter("ignore")
+            return nbformat.reads(raw, as_version=4)
     except Exception as error:  # nbformat raises several unrelated types here
         raise NotebookError(f"{path}: not a valid notebook ({error})") from None
 
@@ -103,6 +108,41 @@ def problems(path: str | os.PathLike[str]) -> list[str]:
     if len(ids) != len(set(ids)):
         found.append(f"{path}: duplicate cell ids")
     return found
+
+
+def mend_clashes(nb: dict) -> list[str]:
+    """Make a hand-in with repeated cell ids or nbgrader grade ids gradable; say what changed.
+
+    A student who copies or splits a cell in some editors hands in two cells with one id,
+    which nbformat and nbgrader refuse (nbgrader's own DeduplicateIds leaves the earlier
+    copy with empty metadata, and then stops on it as "an old version of the metadata
+    format"). As nbgrader intends, the last cell with a grade id is the graded one; earlier
+    copies become ordinary cells that still run in their place; repeated cell ids get a
+    suffix.
+    """
+    notes = []
+    seen: set[str] = set()
+    for cell in nb["cells"]:
+        cell_id = cell.get("id")
+        if cell_id is None:
+            continue
+        if cell_id in seen:
+            number = 2
+            while f"{cell_id}-{number}" in seen:
+                number += 1
+            cell["id"] = f"{cell_id}-{number}"
+            notes.append(f"cell id {cell_id!r} repeated; renamed {cell['id']!r}")
+        seen.add(cell["id"])
+    graded: set[str] = set()
+    for cell in reversed(nb["cells"]):
+        grade = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade is None:
+            continue
+        if grade in graded:
+            del cell["metadata"]["nbgrader"]
+            notes.append(f"grade id {grade!r} repeated; the last such cell is graded, earlier ones run as plain cells")
+        graded.add(grade)
+    return notes
 
 
 def grade_id(cell: nbformat.NotebookNode) -> str | None:

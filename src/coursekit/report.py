@@ -82,10 +82,19 @@ def print_grades(result: GradeReport, console: Console | None = None) -> None:
     for outcome in result.failed:
         console.print(f"[red]not graded[/red] {outcome.task.student}/{outcome.task.assignment}: "
                       f"{outcome.error}", soft_wrap=True)
+    flagged = [r for r in result.reasons if r["flags"] and not r["flags"].startswith("refused")]
+    for row in flagged:
+        console.print(f"[yellow]flagged[/yellow] {row['student']}/{row['assignment']} "
+                      f"({row['score']} / {row['max_score']}): {row['flags']}", soft_wrap=True)
+    if result.protections:
+        style = "green" if "MISSING" not in result.protections and "OFF" not in result.protections else "red"
+        console.print(f"[{style}]{result.protections}[/{style}]", soft_wrap=True)
     console.print(f"{result.graded} submissions autograded, {result.skipped} unchanged since last time")
     console.print(f"grades:   {result.grades_csv}", soft_wrap=True)
     if result.rejected:
         console.print(f"rejected: {result.grades_csv.with_name('rejected.csv')}", soft_wrap=True)
+    console.print(f"reasons:  {result.grades_csv.with_name('reasons.csv')} (why each hand-in scored what it did)",
+                  soft_wrap=True)
     console.print(f"feedback: {result.feedback_dir}/<student>/<assignment>/*.html", soft_wrap=True)
 
 
@@ -213,3 +222,68 @@ def write_report(*, gradebook, autograded_dir, assignments: list[str], out_dir) 
     return {"html": page, "distribution": distribution_png, "items": items_png,
             "items_csv": out_dir / "item_analysis.csv", "grades_csv": out_dir / "grades_by_student.csv",
             "table": items}
+
+
+# --- why each submission scored what it did ----------------------------------------------
+
+
+def submission_reasons(*, gradebook, autograded_dir, accepted, notes, rejected, failed, assignments) -> list[dict]:
+    """One row per hand-in: its autograded score and a one-line reason.
+
+    The reason lists, in this order, what collecting had to mend, what the sandbox and
+    SafeExecute recorded (limits hit, kernel deaths, output dropped, tampering suspected;
+    see coursekit.execute), and the first error of each test that lost points.
+    """
+    from pathlib import Path
+
+    from coursekit import notebooks
+    from coursekit.execute import INCIDENTS_KEY
+    from coursekit.grading import read_assignment_scores, read_test_scores
+
+    autograded_dir = Path(autograded_dir)
+    scores = {(s.student, s.assignment): s for s in read_assignment_scores(gradebook, assignments)}
+    tests = {}
+    for assignment_id in assignments:
+        for test in read_test_scores(gradebook, assignment_id):
+            tests.setdefault((test.student, assignment_id), []).append(test)
+    not_graded = {(o.task.student, o.task.assignment): o.error for o in failed}
+    rows = []
+    for student, assignment_id in sorted(accepted):
+        if assignment_id not in assignments:
+            continue
+        flags = list(notes.get((student, assignment_id), []))
+        path = autograded_dir / student / assignment_id / f"{assignment_id}.ipynb"
+        if (student, assignment_id) in not_graded:
+            flags.append(f"not graded: {not_graded[(student, assignment_id)]}")
+        errors = []
+        if path.exists() and (student, assignment_id) not in not_graded:
+            try:
+                recorded = notebooks.read(path).metadata.get(INCIDENTS_KEY, {})
+            except notebooks.NotebookError as error:
+                recorded = {"incidents": [str(error)]}
+            flags += recorded.get("incidents", [])
+            errors = recorded.get("errors", [])
+        lost = [f"{t.test}: {_failure_message(path, t.test, t.score)}"
+                for t in tests.get((student, assignment_id), []) if not t.passed]
+        score = scores.get((student, assignment_id))
+        rows.append({
+            "student": student, "assignment": assignment_id,
+            "score": "" if score is None else score.autograded,
+            "max_score": "" if score is None else score.autograded_max,
+            "flags": "; ".join(flags), "reason": "; ".join(flags + errors[:3] + lost[:3]) or "full marks",
+        })
+    for item in rejected:
+        parts = Path(item.path).parts
+        student, assignment_id = (parts[-3], parts[-2]) if len(parts) >= 3 else ("", "")
+        rows.append({"student": student, "assignment": assignment_id, "score": "", "max_score": "",
+                     "flags": f"refused: {item.reason}", "reason": f"refused: {item.reason}"})
+    return rows
+
+
+def write_reasons(rows: list[dict], path) -> None:
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=["student", "assignment", "score", "max_score", "flags", "reason"])
+        writer.writeheader()
+        writer.writerows(rows)

@@ -232,6 +232,7 @@ def _constant_str(node: ast.AST | None) -> str | None:
 
 
 def _scan_cell(source: str, cell: str, namespace: _Namespace) -> list[Finding]:
+    source = source.replace("\r\n", "\n").replace("\r", "\n")  # same line numbers, simpler magic patterns
     try:
         tree = _parse(source)
         if tree is None:  # a syntax error is a wrong answer, not tampering
