@@ -176,12 +176,17 @@ def test_the_same_attacks_succeed_without_the_sandbox(course_copy, tmp_path):
     finally:
         listener.close()
     assert result.protections.startswith("sandbox: OFF")
-    scores = _scores(course)
-    assert scores[("adv-read-solutions", "01-reading-the-source")] == 12  # copied the model answer
-    assert scores[("adv-patch-math", "03-charting-troop-numbers")] == 12  # a wrong answer passed
-    assert listener.received == [b"leak"]
     with sqlite3.connect(course.gradebook) as db:
+        # adv-write-gradebook gave every grade a manual score of 100 ...
         assert db.execute("SELECT COUNT(*) FROM grade WHERE manual_score = 100").fetchone()[0] > 0
+        # ... so compare what the tests themselves gave
+        auto = dict(((student, assignment), score) for student, assignment, score in db.execute(
+            "SELECT s.student_id, a.name, SUM(g.auto_score) FROM grade g"
+            " JOIN submitted_notebook n ON g.notebook_id = n.id JOIN submitted_assignment s ON n.assignment_id = s.id"
+            " JOIN assignment a ON s.assignment_id = a.id GROUP BY s.id"))
+    assert auto[("adv-read-solutions", "01-reading-the-source")] == 12  # copied the model answer
+    assert auto[("adv-patch-math", "03-charting-troop-numbers")] == 12  # a wrong answer passed
+    assert listener.received == [b"leak"]
 
 
 # --- the sandbox's parts, without grading ----------------------------------------------------
