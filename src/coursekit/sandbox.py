@@ -240,9 +240,12 @@ def enter(spec: KernelSpec) -> None:
     # The kernel cannot see the grader's process (own PID namespace), so it cannot watch
     # it; instead each sandbox process dies with its parent, down to the kernel.
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    root_user = os.geteuid() == 0
-    uid = UID_BASE + os.getpid() if ("user" in layers and root_user) else os.getuid()
-    gid = uid if root_user and "user" in layers else os.getgid()
+    # Without root, the namespaces are made inside a user namespace. COURSEKIT_SANDBOX_USERNS=1
+    # takes that path even as root (the tests use it to exercise it).
+    root_user = os.geteuid() == 0 and os.environ.get("COURSEKIT_SANDBOX_USERNS") != "1"
+    switch = root_user and "user" in layers  # to a user of its own
+    uid = UID_BASE + os.getpid() if switch else os.getuid()
+    gid = uid if switch else os.getgid()
 
     # Standard output and error of the kernel and everything it starts: a log in the
     # private folder (size-limited by RLIMIT_FSIZE), never the grader's own log.
@@ -252,7 +255,7 @@ def enter(spec: KernelSpec) -> None:
     os.close(log)
     os.closerange(3, 4096)  # nothing of the zygote's or launcher's reaches the student
 
-    if root_user and uid != os.getuid():
+    if switch:
         _chown_tree(spec.private, uid, gid)
         _chown_tree(spec.cwd, uid, gid)
 
@@ -273,11 +276,11 @@ def enter(spec: KernelSpec) -> None:
         _unshare(flags)
 
     if "filesystem" in layers:
-        _build_root(spec, uid, gid)
+        _build_root(spec, uid if switch else None, gid)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is for the kernel only
     if "processes" in layers:
-        _wait_for(os.fork(), parent_dies_with_child=False)
+        _wait_for(os.fork())
         # Here: the first process of the new PID namespace. Mount its /proc, then keep
         # reaping until the kernel ends; when this process exits, the kernel of the
         # operating system ends every process left in the namespace.
@@ -290,14 +293,14 @@ def enter(spec: KernelSpec) -> None:
     os.chdir(spec.cwd)
     if "limits" in layers:
         _set_limits(policy, kernel=False)
-    if uid != os.getuid():
+    if switch:
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
 
     if "processes" in layers:
-        _wait_for(os.fork(), parent_dies_with_child=True)
+        _wait_for(os.fork())
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     # Here: the kernel-to-be.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -306,7 +309,7 @@ def enter(spec: KernelSpec) -> None:
         _set_limits(policy, kernel=True)
 
 
-def _wait_for(child: int, *, parent_dies_with_child: bool) -> None:
+def _wait_for(child: int) -> None:
     """In the parent after a fork: wait for `child`, reap any orphan, exit with its status."""
     if child == 0:
         return
@@ -370,7 +373,7 @@ def _bind(source: str, *, writable: bool = False) -> None:
     _mount(None, target, None, flags)
 
 
-def _build_root(spec: KernelSpec, uid: int, gid: int) -> None:
+def _build_root(spec: KernelSpec, uid: int | None, gid: int) -> None:
     """Mount the kernel's whole view of the file system on NEW_ROOT (in our own mount
     namespace, so nobody else sees any of it)."""
     policy = spec.policy
@@ -404,15 +407,17 @@ def _build_root(spec: KernelSpec, uid: int, gid: int) -> None:
     _seed_matplotlib_cache(spec.env.get("MPLCONFIGDIR", "/tmp/matplotlib"), uid, gid)
 
 
-def _seed_matplotlib_cache(inside: str, uid: int, gid: int) -> None:
+def _seed_matplotlib_cache(inside: str, uid: int | None, gid: int) -> None:
     """Copy matplotlib's font cache into the kernel's /tmp, so a cold kernel does not spend
     seconds rebuilding it (or warn on stderr that it cannot write one)."""
-    try:
-        import matplotlib
-
+    # Not by importing matplotlib here: after unshare(CLONE_NEWPID) this process cannot
+    # start threads, and NumPy's OpenBLAS would try.
+    matplotlib = sys.modules.get("matplotlib")
+    if matplotlib is not None:
         cache = matplotlib.get_cachedir()
-    except Exception:
-        return
+    else:
+        cache = os.environ.get("MPLCONFIGDIR") or os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "matplotlib")
     target = NEW_ROOT + inside
     if not inside.startswith("/tmp/") or not os.path.isdir(cache):
         return
@@ -420,7 +425,7 @@ def _seed_matplotlib_cache(inside: str, uid: int, gid: int) -> None:
     for name in os.listdir(cache):
         if name.startswith("fontlist") and name.endswith(".json"):
             shutil.copy(os.path.join(cache, name), os.path.join(target, name))
-    if os.geteuid() == 0:
+    if uid is not None:  # the kernel's own user must be able to write its cache
         _chown_tree(target, uid, gid)
 
 
