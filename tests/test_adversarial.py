@@ -25,7 +25,9 @@ from coursekit.grading import Course, grade, read_assignment_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
-PORT = 47391  # the port adv-network tries (fixed in its code)
+# Where adv-network connects (fixed in its code). Not 127.0.0.1: the kernels and Jupyter
+# servers of other tests bind random ports there, and one may hold this one.
+ADDRESS = ("127.0.0.77", 47391)
 LIMITS = """
 # tight limits, so the adversarial class grades in minutes
 c.Sandbox.cell_timeout = 10
@@ -40,13 +42,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("adversarial")]
 class Listener:
     """A TCP server on the grader's loopback that records every connection it gets."""
 
-    def __init__(self, port: int):
+    def __init__(self, address: tuple[str, int]):
         self.server = socket.socket()
         self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            self.server.bind(("127.0.0.1", port))
+            self.server.bind(address)
         except OSError as error:
-            pytest.fail(f"port {port} is taken ({error}); the network case needs it free")
+            pytest.fail(f"{address} is taken ({error}); the network case needs it free")
         self.server.listen(16)
         self.server.settimeout(0.2)
         self.received: list[bytes] = []
@@ -105,7 +107,7 @@ def test_adversarial_class_gets_what_it_earned_and_harms_nobody(course_copy, tmp
     for student in (FIXTURES / "submissions").iterdir():  # the honest students, around them
         shutil.copytree(student, folder / student.name)
     cases = sampleclass.adversarial_cases(FIXTURES)
-    listener = Listener(PORT)
+    listener = Listener(ADDRESS)
     try:
         result = grade(course=course, submissions=folder)
     finally:
@@ -170,7 +172,7 @@ def test_the_same_attacks_succeed_without_the_sandbox(course_copy, tmp_path):
     course = Course.at(course_copy)
     attackers = ["adv-read-solutions", "adv-patch-math", "adv-write-gradebook", "adv-network"]
     folder = _class_folder(course, tmp_path / "class", attackers)
-    listener = Listener(PORT)
+    listener = Listener(ADDRESS)
     try:
         result = grade(course=course, submissions=folder, sandbox=False)
     finally:
