@@ -26,6 +26,22 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
-# A cell that runs longer than this is stopped and its test scores zero.
+# A cell that runs longer than this is stopped and its test scores zero (Validate in
+# JupyterLab and plain `nbgrader autograde`; `coursekit grade` uses c.Sandbox.cell_timeout).
 c.ExecutePreprocessor.timeout = 60
 c.Execute.timeout = 60
+
+# `coursekit grade` and `coursekit check` run every student kernel in a sandbox: no network,
+# only its own submission and the seeds visible, a user of its own, and these limits
+# (the defaults; see docs/security.md). Plain `nbgrader autograde` does not.
+# c.Sandbox.enabled = True
+# c.Sandbox.cell_timeout = 60       # s, wall clock per cell
+# c.Sandbox.notebook_timeout = 300  # s, wall clock per notebook
+# c.Sandbox.memory_mb = 3072        # address space of a kernel
+# c.Sandbox.cpu_seconds = 300       # CPU time of a kernel
+# c.Sandbox.processes = 64          # processes and threads of a kernel
+# c.Sandbox.file_size_mb = 64       # largest file a kernel may write
+# c.Sandbox.open_files = 256
+# c.Sandbox.tmp_mb = 64             # a kernel's private /tmp
+# c.Sandbox.output_kb = 1024        # output kept per notebook
+# c.Sandbox.notebook_mb = 20        # largest notebook accepted

@@ -216,12 +216,28 @@ def write_report(*, gradebook, autograded_dir, assignments: list[str], out_dir) 
         + "<h2>Item analysis</h2>"
         + embed(items_png, "Bar chart of the share of students failing each test")
         + items.to_html(index=False, float_format=lambda x: f"{x:.2f}")
+        + _flagged_html(Path(gradebook).with_name("reasons.csv"))
         + "<h2>Scores</h2>" + scores.to_html(index=False, float_format=lambda x: f"{x:.1f}"),
         encoding="utf-8",
     )
     return {"html": page, "distribution": distribution_png, "items": items_png,
             "items_csv": out_dir / "item_analysis.csv", "grades_csv": out_dir / "grades_by_student.csv",
             "table": items}
+
+
+def _flagged_html(reasons_csv) -> str:
+    """The hand-ins the last grading run flagged or refused, from build/reasons.csv."""
+    import pandas as pd
+
+    if not reasons_csv.exists():
+        return ""
+    rows = pd.read_csv(reasons_csv, dtype=str, keep_default_na=False)
+    flagged = rows[rows["flags"] != ""][["student", "assignment", "score", "max_score", "flags"]]
+    if flagged.empty:
+        return "<h2>Flagged submissions</h2><p>None: no limit hit, no crash, nothing suspected, nothing refused.</p>"
+    return ("<h2>Flagged submissions</h2><p>Limits hit, crashes, tampering suspected, mended or refused files "
+            "(all reasons: reasons.csv). A flag is a reason to look, not a verdict.</p>"
+            + flagged.to_html(index=False))
 
 
 # --- why each submission scored what it did ----------------------------------------------

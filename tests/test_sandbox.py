@@ -1,0 +1,125 @@
+"""The sandbox's parts without grading a class: what the machine offers, what a kernel
+may see, the settings, and the cold-start launcher on a plain command (as root, and inside
+a user namespace as a non-root grader would have it)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from coursekit import sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_probe_finds_every_layer_on_this_machine():
+    found = sandbox.probe()
+    assert set(found) == set(sandbox.LAYERS)
+    if os.geteuid() == 0:  # CI runs as root: every layer must be there
+        assert found == {layer: "" for layer in sandbox.LAYERS}, found
+
+
+def test_missing_layers_are_named_in_the_report(monkeypatch):
+    monkeypatch.setenv("COURSEKIT_SANDBOX_LAYERS", "limits,user")
+    found = sandbox.probe()
+    assert found["network"] == found["filesystem"] == "turned off by COURSEKIT_SANDBOX_LAYERS"
+    line = sandbox.describe(found)
+    assert line.startswith("sandbox: MISSING") and "network" in line and "filesystem" in line
+    assert "limits (" not in line
+
+
+def test_a_kernel_never_sees_the_course(tmp_path):
+    course = tmp_path / "course"
+    (course / "solutions").mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text("")
+    paths = sandbox.readable_paths(course, extra=[str(course), str(course / "tests"), str(tmp_path),
+                                                  str(course / "seeds")])
+    assert str(course) not in paths and str(course / "tests") not in paths and str(tmp_path) not in paths
+    assert str(course / "seeds") in paths
+
+
+def test_policy_travels_as_json():
+    policy = sandbox.Policy(memory_mb=100, readable=("/a",), seeds="/s", layers=("limits",))
+    spec = sandbox.KernelSpec(policy=policy, cwd="/c", private="/p", env={"A": "1"})
+    assert sandbox.KernelSpec.from_json(spec.to_json()) == spec
+
+
+def test_kernel_environment_keeps_no_secrets():
+    env = sandbox.kernel_environment({"PATH": "/usr/bin", "AWS_SECRET_ACCESS_KEY": "x", "JPY_PARENT_PID": "1",
+                                      "HOME": "/root"}, sandbox.Policy(seeds="/s"))
+    assert "AWS_SECRET_ACCESS_KEY" not in env and "JPY_PARENT_PID" not in env
+    assert env["HOME"] == "/tmp" and env["COURSEKIT_SEEDS"] == "/s" and env["PATH"] == "/usr/bin"
+
+
+PROBE = """
+import os, socket, sys
+print("uid", os.getuid())
+print("root", sorted(os.listdir("/")))
+print("pids", sorted(p for p in os.listdir("/proc") if p.isdigit()))
+try:
+    socket.create_connection(("127.0.0.1", 22), timeout=2)
+    print("network open")
+except OSError as error:
+    print("network", error.errno)
+try:
+    open(sys.argv[1]).read()
+    print("secret read")
+except OSError as error:
+    print("secret", type(error).__name__)
+open("written.txt", "w").write("ok")
+"""
+
+
+@pytest.mark.parametrize("user_namespace", [False, True], ids=["as-root", "in-a-user-namespace"])
+def test_the_launcher_isolates_a_command(tmp_path, user_namespace):
+    """`python -m coursekit.sandbox SPEC -- COMMAND` (the cold-kernel path) on a plain
+    command: no network, no view of the course, a process table of its own, a user of
+    its own (as root), and its working folder writable."""
+    import json
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0:
+        pytest.fail("this test needs root (CI runs as root); without it the user-namespace path is the only one")
+    course = tmp_path / "course"
+    (course / "solutions").mkdir(parents=True)
+    secret = course / "solutions" / "answer.txt"
+    secret.write_text("42")
+    work = course / "build" / "autograded" / "s" / "a"
+    work.mkdir(parents=True)
+    private = tmp_path / "private"
+    private.mkdir()
+    layers = tuple(layer for layer in sandbox.LAYERS if not (user_namespace and layer == "user"))
+    policy = sandbox.Policy(readable=tuple(sandbox.readable_paths(course)), seeds="", layers=layers)
+    env = sandbox.kernel_environment(dict(os.environ), policy)
+    spec = sandbox.KernelSpec(policy=policy, cwd=str(work), private=str(private), env=env)
+    launcher_env = dict(os.environ, COURSEKIT_SANDBOX_USERNS="1" if user_namespace else "0")
+    done = subprocess.run([sys.executable, "-m", "coursekit.sandbox", spec.to_json(), "--", sys.executable, "-c",
+                           PROBE, str(secret)], env=launcher_env, timeout=60, capture_output=True, text=True)
+    log = (private / "kernel.log").read_text()
+    assert done.returncode == 0, (done.stderr, log)
+    lines = dict(line.split(" ", 1) for line in log.splitlines() if " " in line)
+    assert lines["network"] == "101", log  # ENETUNREACH: no interface is up
+    assert lines["secret"] == "FileNotFoundError", log
+    assert "course" not in json.dumps(lines["root"]) and "proc" in lines["root"]
+    assert len(eval(lines["pids"])) <= 3, log  # its sandbox init and itself (and nothing of ours)
+    if user_namespace:
+        assert lines["uid"] == "0", log  # root inside its namespace only
+    else:
+        assert int(lines["uid"]) >= sandbox.UID_BASE, log
+    assert (work / "written.txt").read_text() == "ok"
+
+
+def _documented_defaults(text: str) -> dict[str, str]:
+    return dict(re.findall(r"^#? ?c\.Sandbox\.(\w+) = (\S+)", text, re.M))
+
+
+def test_documented_limits_are_the_real_defaults():
+    limits = sandbox.Sandbox()
+    real = {name: str(getattr(limits, name)) for name in limits.trait_names() if limits.trait_metadata(name, "config")}
+    for where in (ROOT / "nbgrader_config.py", ROOT / "docs" / "security.md"):
+        documented = _documented_defaults(where.read_text(encoding="utf-8"))
+        assert documented == real, f"{where.name}: c.Sandbox defaults differ from coursekit.sandbox.Sandbox"
