@@ -123,3 +123,34 @@ def test_documented_limits_are_the_real_defaults():
     for where in (ROOT / "nbgrader_config.py", ROOT / "docs" / "security.md"):
         documented = _documented_defaults(where.read_text(encoding="utf-8"))
         assert documented == real, f"{where.name}: c.Sandbox defaults differ from coursekit.sandbox.Sandbox"
+
+
+@pytest.mark.slow
+def test_cold_kernels_are_sandboxed_too(tmp_path):
+    """`coursekit grade --no-warm-kernels` starts each kernel with `python -m coursekit.sandbox`:
+    same protections, same grades."""
+    import shutil
+
+    from conftest import copy_course
+
+    from coursekit import sampleclass
+    from coursekit.grading import Course, grade, read_assignment_scores
+
+    course = Course.at(copy_course(tmp_path / "course"))
+    folder = tmp_path / "class"
+    for student in ("ada", "chloe"):
+        shutil.copytree(ROOT / "tests" / "fixtures" / "submissions" / student / "01-reading-the-source",
+                        folder / student / "01-reading-the-source")
+    (folder / "adv-read-solutions").mkdir()
+    for relative, data in sampleclass.adversarial_class(course=course, fixtures=ROOT / "tests" / "fixtures").items():
+        if relative.parts[0] == "adv-read-solutions":
+            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+            (folder / relative).write_bytes(data)
+    result = grade(course=course, submissions=folder, assignments=["01-reading-the-source"], warm_kernels=False)
+    assert result.protections.startswith("sandbox: all protections on")
+    assert not result.failed
+    scores = {s.student: s.autograded for s in read_assignment_scores(course.gradebook, ["01-reading-the-source"])}
+    expected = sampleclass.expected_scores(ROOT / "tests" / "fixtures" / "answers")
+    assert scores == {"ada": expected[("ada", "01-reading-the-source")],
+                      "chloe": expected[("chloe", "01-reading-the-source")],
+                      "adv-read-solutions": 9.0}
