@@ -35,8 +35,11 @@ import time
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
+from nbgrader import utils
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer
+
+from coursekit import notebooks
 
 INCIDENTS_KEY = "coursekit"
 
@@ -289,12 +292,11 @@ class SafeExecute(Execute):
 
 
 def _is_test(cell) -> bool:
-    meta = cell.metadata.get("nbgrader", {})
-    return bool(meta.get("grade")) and not meta.get("solution")
+    return utils.is_grade(cell) and not utils.is_solution(cell)
 
 
 def _name(cell, index: int) -> str:
-    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+    grade_id = notebooks.grade_id(cell)
     return f"cell {grade_id}" if grade_id else f"cell {index}"
 
 

@@ -228,6 +228,8 @@ def build(*, course: Course, check: bool = False, assignments: list[str] | None 
 class Rejected:
     path: Path
     reason: str
+    student: str = ""  # where known (not for a folder that is no student, or a file an LMS zip could not place)
+    assignment: str = ""
 
 
 @dataclass
@@ -326,33 +328,34 @@ def collect(
             continue
         for assignment_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
             if assignment_dir.name not in known:
-                result.rejected.append(Rejected(assignment_dir, "not an assignment of this course"))
+                result.rejected.append(Rejected(assignment_dir, "not an assignment of this course", student_dir.name))
                 continue
+            owner = (student_dir.name, assignment_dir.name)
             expected = {p.name for p in _notebooks_in(course.solutions / assignment_dir.name)}
             handed_in = _notebooks_in(assignment_dir)
             good = []
             for path in handed_in:
                 if path.name not in expected:
                     names = ", ".join(sorted(expected))
-                    result.rejected.append(Rejected(path, f"unexpected file name (expected {names})"))
+                    result.rejected.append(Rejected(path, f"unexpected file name (expected {names})", *owner))
                     continue
                 size = path.stat().st_size
                 if max_notebook_bytes is not None and size > max_notebook_bytes:
                     limit = f"{max_notebook_bytes / 2**20:g} MiB"
                     result.rejected.append(Rejected(path, f"{size / 2**20:.1f} MiB, over the {limit} limit "
-                                                          "(c.Sandbox.notebook_mb)"))
+                                                          "(c.Sandbox.notebook_mb)", *owner))
                     continue
                 try:
                     notebooks.read(path)
                 except notebooks.NotebookError as error:
-                    result.rejected.append(Rejected(path, str(error).removeprefix(f"{path}: ")))
+                    result.rejected.append(Rejected(path, str(error).removeprefix(f"{path}: "), *owner))
                     continue
                 # nbformat mends clashing cell ids quietly when it reads; nbgrader refuses them
                 raw = json.loads(path.read_text(encoding="utf-8"))
                 good.append((path, raw, notebooks.mend_clashes(raw)))
             if not good:
                 if not handed_in:
-                    result.rejected.append(Rejected(assignment_dir, "no notebook handed in"))
+                    result.rejected.append(Rejected(assignment_dir, "no notebook handed in", *owner))
                 continue
             target = workspace.submitted / student_dir.name / assignment_dir.name
             shutil.rmtree(target, ignore_errors=True)

@@ -102,13 +102,16 @@ def print_grades(result: GradeReport, console: Console | None = None) -> None:
 
 
 def _failure_message(autograded_notebook, test_id: str, score: float = 0.0) -> str:
-    """The first line of the error a test cell raised in one autograded notebook."""
+    """The first line of the error a test cell raised in one autograded notebook (a path,
+    or the notebook already read)."""
     from coursekit import notebooks
 
-    try:
-        nb = notebooks.read(autograded_notebook)
-    except notebooks.NotebookError:
-        return "notebook unreadable"
+    nb = autograded_notebook
+    if not hasattr(nb, "cells"):
+        try:
+            nb = notebooks.read(autograded_notebook)
+        except notebooks.NotebookError:
+            return "notebook unreadable"
     for cell in nb.cells:
         if notebooks.grade_id(cell) == test_id:
             for output in cell.get("outputs", []):
@@ -271,15 +274,16 @@ def submission_reasons(*, gradebook, autograded_dir, accepted, notes, rejected, 
         path = autograded_dir / student / assignment_id / f"{assignment_id}.ipynb"
         if (student, assignment_id) in not_graded:
             flags.append(f"not graded: {not_graded[(student, assignment_id)]}")
-        errors = []
+        errors, nb = [], path
         if path.exists() and (student, assignment_id) not in not_graded:
             try:
-                recorded = notebooks.read(path).metadata.get(INCIDENTS_KEY, {})
+                nb = notebooks.read(path)
+                recorded = nb.metadata.get(INCIDENTS_KEY, {})
             except notebooks.NotebookError as error:
                 recorded = {"incidents": [str(error)]}
             flags += recorded.get("incidents", [])
             errors = recorded.get("errors", [])
-        lost = [f"{t.test}: {_failure_message(path, t.test, t.score)}"
+        lost = [f"{t.test}: {_failure_message(nb, t.test, t.score)}"
                 for t in tests.get((student, assignment_id), []) if not t.passed]
         score = scores.get((student, assignment_id))
         rows.append({
@@ -289,10 +293,9 @@ def submission_reasons(*, gradebook, autograded_dir, accepted, notes, rejected, 
             "flags": "; ".join(flags), "reason": "; ".join(flags + errors[:3] + lost[:3]) or "full marks",
         })
     for item in rejected:
-        parts = Path(item.path).parts
-        student, assignment_id = (parts[-3], parts[-2]) if len(parts) >= 3 else ("", "")
-        rows.append({"student": student, "assignment": assignment_id, "score": "", "max_score": "",
-                     "flags": f"refused: {item.reason}", "reason": f"refused: {item.reason}"})
+        refused = f"refused {Path(item.path).name}: {item.reason}"
+        rows.append({"student": item.student, "assignment": item.assignment, "score": "", "max_score": "",
+                     "flags": refused, "reason": refused})
     return rows
 
 

@@ -40,7 +40,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from traitlets import Bool, Int
@@ -85,20 +85,24 @@ class Sandbox(Configurable):
     notebook_mb = Int(20, help="Largest notebook accepted for grading, MiB.").tag(config=True)
 
 
+def _default(name: str) -> int:
+    return Sandbox.class_traits()[name].default_value
+
+
 @dataclass(frozen=True)
 class Policy:
     """What one grading worker hands every kernel it starts (plain data: it goes to the
-    zygote as JSON)."""
+    zygote as JSON). The limits default to Sandbox's."""
 
-    cell_timeout: int = 60
-    notebook_timeout: int = 300
-    memory_mb: int = 3072
-    cpu_seconds: int = 300
-    processes: int = 64
-    file_size_mb: int = 64
-    open_files: int = 256
-    tmp_mb: int = 64
-    output_kb: int = 1024
+    cell_timeout: int = _default("cell_timeout")
+    notebook_timeout: int = _default("notebook_timeout")
+    memory_mb: int = _default("memory_mb")
+    cpu_seconds: int = _default("cpu_seconds")
+    processes: int = _default("processes")
+    file_size_mb: int = _default("file_size_mb")
+    open_files: int = _default("open_files")
+    tmp_mb: int = _default("tmp_mb")
+    output_kb: int = _default("output_kb")
     readable: tuple[str, ...] = ()  # bound read-only besides the system folders
     seeds: str = ""
     layers: tuple[str, ...] = tuple(LAYERS)  # those to apply (what probe() found possible)
@@ -106,8 +110,7 @@ class Policy:
     @classmethod
     def from_config(cls, config, *, readable: list[str], seeds: str, layers: tuple[str, ...]) -> Policy:
         limits = Sandbox(config=config)
-        names = ("cell_timeout", "notebook_timeout", "memory_mb", "cpu_seconds", "processes", "file_size_mb",
-                 "open_files", "tmp_mb", "output_kb")
+        names = [f.name for f in fields(cls) if limits.has_trait(f.name)]
         return cls(**{n: getattr(limits, n) for n in names}, readable=tuple(readable), seeds=seeds, layers=layers)
 
     def to_json(self) -> str:
