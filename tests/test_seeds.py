@@ -13,6 +13,7 @@ from conftest import ROOT
 from coursekit import seeds
 
 ARTICLE_SHA256 = "040f446ec8486a8d36241adfb31e1464879613e0f73b3b8c976833f4051fdd1e"
+STATEMENT_SHA256 = "b6800011f1ae7ed0db91501bab464c3d3adbb41a9688038d764ba1b57642041b"
 
 
 def test_article_is_the_published_text_byte_for_byte():
@@ -36,6 +37,49 @@ def test_article_metadata_describes_the_article():
     assert meta["characters"] == 3756
     assert meta["headline"] in (ROOT / "seeds" / "kfor-article.txt").read_text(encoding="utf-8")
     assert meta["capture"]
+
+
+def test_nato_statement_is_natos_text():
+    """Is NATO's statement stored as NATO prints it: title, six paragraphs, British spelling?"""
+    text = seeds.nato_statement(seeds_dir=ROOT / "seeds")
+    raw = (ROOT / "seeds" / "nato-statement-2023-09-29.txt").read_bytes()
+    assert hashlib.sha256(raw).hexdigest() == STATEMENT_SHA256
+    assert raw.decode("utf-8") == text
+    paragraphs = text.split("\n\n")
+    assert paragraphs[0] == "Secretary General statement on the situation in Kosovo"
+    assert len(paragraphs) == 7
+    assert all(p and p == p.strip() and "\n" not in p for p in paragraphs)
+    assert not text.endswith("\n")
+    assert ("Only yesterday the North Atlantic Council authorised additional forces to address "
+            "the current situation.") in text
+    assert "We call on all parties to urgently de-escalate." in text
+    assert "authorized" not in text
+    assert "NATO\u2019s KFOR mission" in text and "'" not in text
+    assert "Last updated" not in text
+
+
+def test_nato_statement_metadata_matches_the_text():
+    """Does the metadata name NATO as publisher and origin and carry the text's true sizes?"""
+    meta = seeds.nato_statement_metadata(seeds_dir=ROOT / "seeds")
+    text = seeds.nato_statement(seeds_dir=ROOT / "seeds")
+    assert meta["file"] == "nato-statement-2023-09-29.txt"
+    assert meta["publisher"] == meta["origin"] == "NATO"
+    assert meta["url"] == "https://www.nato.int/cps/en/natohq/official_texts_218898.htm"
+    assert meta["published"] == "2023-09-29"
+    assert meta["title"] == text.split("\n\n")[0]
+    assert meta["characters"] == len(text)
+    assert meta["bytes"] == len(text.encode("utf-8"))
+    assert meta["sha256"] == STATEMENT_SHA256 == seeds.verify(ROOT / "seeds")[meta["file"]]
+    assert any("Last updated: 29 Sep. 2023" in item for item in meta["page_chrome"])
+    assert meta["how_read"] and meta["capture"]
+
+
+def test_altered_nato_statement_is_refused(course_copy):
+    """Does an Americanised spelling in the stored statement stop nato_statement()?"""
+    path = course_copy / "seeds" / "nato-statement-2023-09-29.txt"
+    path.write_text(path.read_text(encoding="utf-8").replace("authorised", "authorized"), encoding="utf-8")
+    with pytest.raises(seeds.SeedError, match="nato-statement-2023-09-29.txt: altered"):
+        seeds.nato_statement(seeds_dir=course_copy / "seeds")
 
 
 def test_every_seed_file_is_listed_and_verified():

@@ -22,6 +22,8 @@ SEEDS_ENV = "COURSEKIT_SEEDS"
 MANIFEST = "SHA256SUMS"
 ARTICLE = "kfor-article.txt"
 ARTICLE_METADATA = "kfor-article.json"
+NATO_STATEMENT = "nato-statement-2023-09-29.txt"
+NATO_STATEMENT_METADATA = "nato-statement-2023-09-29.json"
 
 
 class SeedError(RuntimeError):
@@ -112,6 +114,17 @@ def read_article(*, seeds_dir: str | os.PathLike[str] | None = None) -> str:
 def article_metadata(*, seeds_dir: str | os.PathLike[str] | None = None) -> dict:
     """Outlet, headline, URL, publication date and capture notes of the article."""
     return json.loads(read_text(ARTICLE_METADATA, seeds_dir=seeds_dir))
+
+
+def nato_statement(*, seeds_dir: str | os.PathLike[str] | None = None) -> str:
+    """NATO's "Secretary General statement on the situation in Kosovo" of 29 September 2023,
+    the text the article quotes: title line, blank line, six paragraphs, no trailing newline."""
+    return read_text(NATO_STATEMENT, seeds_dir=seeds_dir)
+
+
+def nato_statement_metadata(*, seeds_dir: str | os.PathLike[str] | None = None) -> dict:
+    """Title, publisher, origin, URL, date, page chrome and capture notes of NATO's statement."""
+    return json.loads(read_text(NATO_STATEMENT_METADATA, seeds_dir=seeds_dir))
 
 
 # --- the reference tables (module 4) ------------------------------------------------------
