@@ -406,6 +406,18 @@ def _check_troop_row(table: str, row: int, r: dict) -> None:
         fail("published", "missing: give the page's date, or say in the note that the page is undated")
 
 
+def _same_count(a: dict, b: dict) -> bool:
+    """Same origin, same figure, and as_of periods that overlap: one count, however reported."""
+    if (a["origin"], a["troops"]) != (b["origin"], b["troops"]):
+        return False
+    return (a["as_of"] <= period_end(b["as_of"], b["as_of_precision"])
+            and b["as_of"] <= period_end(a["as_of"], a["as_of_precision"]))
+
+
+def _count_label(r: dict) -> str:
+    return f"origin {r['origin']!r}, troops {r['troops']}, as_of {r['as_of']:%Y-%m-%d} ({r['as_of_precision']})"
+
+
 def _check_troop_reports(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """Every rule of troop_reports.csv that joins columns or rows (seeds/README.md)."""
     records = frame.to_dict("records")
@@ -421,11 +433,11 @@ def _check_troop_reports(frame: pd.DataFrame, table: str) -> pd.DataFrame:
         if key in seen:
             raise SeedRowError(table, row, "url", f"repeats row {seen[key]} (same as_of, troops and url)")
         seen[key] = row
-    # Relays: a relay points at the origin's own publication of the same figure whenever the
-    # table holds one, so that many reports of one count are seen to be one count.
+    # Relays: a relay points at the origin's own publication of the same count (same origin,
+    # same figure, periods that overlap) whenever the table holds one, so that many reports of
+    # one count are seen to be one count.
     for row, r in enumerate(records, start=1):
-        own = [o["id"] for o in records
-               if o["access"] != "relay" and o["origin"] == r["origin"] and o["troops"] == r["troops"]]
+        own = [o["id"] for o in records if o["access"] != "relay" and _same_count(o, r)]
         if r["relays"]:
             if r["relays"] not in ids:
                 raise SeedRowError(table, row, "relays", f"{r['relays']!r} is not the id of a row")
@@ -435,11 +447,11 @@ def _check_troop_reports(frame: pd.DataFrame, table: str) -> pd.DataFrame:
             if target["access"] == "relay":
                 raise SeedRowError(table, row, "relays",
                                    f"{r['relays']!r} is itself a relay; name the origin's own publication")
-            if (target["origin"], target["troops"]) != (r["origin"], r["troops"]):
+            if not _same_count(target, r):
                 raise SeedRowError(
                     table, row, "relays",
-                    f"{r['relays']!r} has origin {target['origin']!r} and troops {target['troops']}, "
-                    f"not {r['origin']!r} and {r['troops']}",
+                    f"{r['relays']!r} is not the same count: it has {_count_label(target)}, "
+                    f"this row {_count_label(r)}",
                 )
         elif r["access"] == "relay" and own:
             raise SeedRowError(table, row, "relays",
