@@ -393,3 +393,77 @@ def test_altered_troop_reports_fail_the_checksum(course_copy):
     table.write_text(table.read_text(encoding="utf-8").replace(",4273,", ",4274,"), encoding="utf-8")
     with pytest.raises(seeds.SeedError, match=r"seeds/troop_reports.csv: altered"):
         seeds.troop_reports(seeds_dir=course_copy / "seeds")
+
+
+# --- events.csv -------------------------------------------------------------------------------
+
+EVENT_COLUMNS = ["date", "label", "description", "origin", "publisher", "access", "url", "quote"]
+
+
+def test_real_events_pass_and_carry_their_sources():
+    """Do the events read with dates as datetime64, oldest first, each with origin, access and quote?"""
+    frame = seeds.events(seeds_dir=ROOT / "seeds")
+    assert list(frame.columns) == EVENT_COLUMNS
+    assert frame["date"].dtype == "datetime64[ns]"
+    assert frame["date"].is_monotonic_increasing
+    by_date = frame.set_index(frame["date"].dt.strftime("%Y-%m-%d"))
+    assert {"2023-05-29", "2023-05-30", "2023-06-05", "2023-09-24", "2023-09-28"} <= set(by_date.index)
+    arrival = by_date.loc["2023-06-05"]
+    assert arrival["url"] == "https://www.nato.int/cps/en/natohq/news_215365.htm"
+    assert "started to arrive in Kosovo on Monday (5 June 2023)" in arrival["quote"]
+    assert "30 NATO soldiers and 52 protesters were hurt" in by_date.loc["2023-05-29", "quote"]
+    assert "700 more troops" in by_date.loc["2023-05-30", "quote"]
+
+
+def test_council_decision_quotes_natos_stored_statement():
+    """Is the 28 September event dated from, and quoting, NATO's own statement as stored?"""
+    frame = seeds.events(seeds_dir=ROOT / "seeds")
+    row = frame[frame["date"] == pd.Timestamp("2023-09-28")].iloc[0]
+    meta = seeds.nato_statement_metadata(seeds_dir=ROOT / "seeds")
+    assert row["url"] == meta["url"]
+    assert (row["origin"], row["publisher"], row["access"]) == ("NATO", "NATO", "original")
+    assert row["quote"].startswith("Only yesterday")
+    assert row["quote"] in seeds.nato_statement(seeds_dir=ROOT / "seeds")
+
+
+EVENT_PLANTED = [
+    (3, "date", "24.09.2023", "is not a date written YYYY-MM-DD"),
+    (3, "date", "1999-03-24", "is outside 1999-06-12"),
+    (3, "label", "", "missing"),
+    (3, "origin", "", "missing"),
+    (3, "access", "reported", "'reported' is not one of original, archived, copy, relay"),
+    (3, "url", "efe.com/en", "is not a web address"),
+    (3, "quote", "", "missing"),
+    (3, "quote", " police said", "has spaces at its start or end"),
+]
+
+
+@pytest.mark.parametrize("row, column, value, message", EVENT_PLANTED,
+                         ids=[f"{c}-{i}" for i, (_, c, *_) in enumerate(EVENT_PLANTED)])
+def test_planted_bad_event_is_named_by_file_row_and_column(tmp_path, row, column, value, message):
+    """Does one bad cell in a copy of events.csv give one line naming the file, row and column?"""
+    rows = _table_rows("events.csv")
+    rows[row - 1][column] = value
+    path = _write_rows(tmp_path, "events.csv", rows, EVENT_COLUMNS)
+    with pytest.raises(seeds.SeedRowError) as caught:
+        seeds.read_events(path)
+    assert str(caught.value).startswith(f"seeds/events.csv: row {row}, column {column}: ")
+    assert message in str(caught.value)
+
+
+def test_repeated_event_is_refused(tmp_path):
+    """Is the same event (date and label) listed twice refused?"""
+    rows = _table_rows("events.csv")
+    rows.append(dict(rows[0]))
+    path = _write_rows(tmp_path, "events.csv", rows, EVENT_COLUMNS)
+    with pytest.raises(seeds.SeedRowError, match=rf"row {len(rows)}, column label: repeats row 1"):
+        seeds.read_events(path)
+
+
+def test_old_event_layout_is_refused(tmp_path):
+    """Is an events table without the provenance columns refused, naming the first missing one?"""
+    rows = [{k: v for k, v in row.items() if k in ("date", "label", "description", "publisher", "url")}
+            for row in _table_rows("events.csv")]
+    path = _write_rows(tmp_path, "events.csv", rows, ["date", "label", "description", "publisher", "url"])
+    with pytest.raises(seeds.SeedRowError, match=r"seeds/events.csv: column origin: missing from the header"):
+        seeds.read_events(path)

@@ -260,8 +260,11 @@ EVENT_COLUMNS = (
     Column("date", "date"),
     Column("label", "text"),
     Column("description", "text"),
+    Column("origin", "text"),
     Column("publisher", "text"),
+    Column("access", "choice", ACCESS),
     Column("url", "url"),
+    Column("quote", "text"),
 )
 
 
