@@ -67,8 +67,8 @@ When a figure passes
     the row only knows the month.
     Which figure a date dates: the nearest figure before it in the same clause ("26,000 in
     June 2003"); else the next figure in the same clause, unless the date starts a range
-    that ends at it ("In June 2003, KFOR had 26,000"; not "from 2003 to 3,735"); else the
-    nearest figure before it. A clause ends at ; : — or ", but". A figure with several
+    that ends at it ("In June 2003, KFOR had 26,000"; not "from 2003 to 3,735"); else none
+    (the date stands alone). A clause ends at ; : — or ", but". A figure with several
     dates passes when one of them fits.
     The article's own figures are NOT rows: "3,735 in September 2023" fails (the only rows
     with 3,735 are dated August 2022), while the article's words in quotation marks —
@@ -567,7 +567,7 @@ def markdown_pieces(text: str, path: str, where: str = "", names: dict[str, str]
 
 
 def _marker(block: str) -> str | None:
-    m = MARKER.search(block)
+    m = MARKER.search(_CODE_SPAN.sub(" ", block))  # a marker shown as code is not a marker
     return (m["reason"].strip() or "(no reason given)") if m else None
 
 
@@ -777,8 +777,8 @@ def check_piece(piece: Piece, seeds: Seeds, log: list[str] | None = None) -> lis
                 continue
             figures.append((value, span, in_verbatim(start + span[0], start + span[1])))
         # Each date belongs to the nearest figure before it in the same clause, else to the
-        # next figure in the same clause (unless it starts a range that ends at the figure),
-        # else to the nearest figure before it; with no figure at all it stands alone.
+        # next figure in the same clause (unless it starts a range that ends at the figure);
+        # otherwise it stands alone.
         own: dict[int, list[tuple[When, tuple[int, int]]]] = {i: [] for i in range(len(figures))}
         loose: list[tuple[When, tuple[int, int]]] = []
         for k, (when, span) in enumerate(dated):
@@ -793,8 +793,6 @@ def check_piece(piece: Piece, seeds: Seeds, log: list[str] | None = None) -> lis
             elif nxt is not None and not (_CLAUSE_BREAK.search(between := sentence[span[1]:figures[nxt][1][0]])
                                           or _RANGE_BETWEEN.search(between)):
                 own[nxt].append((when, span))
-            elif prev is not None:
-                own[prev].append((when, span))
             else:
                 loose.append((when, span))
         for i, (value, span, quoted) in enumerate(figures):
