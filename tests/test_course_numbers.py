@@ -256,3 +256,53 @@ def test_exceptions_are_few_and_give_a_reason() -> None:
     listing = "\n".join(str(e) for e in report.exceptions)
     assert len(report.exceptions) <= MAX_EXCEPTIONS, f"{len(report.exceptions)} exceptions:\n{listing}"
     assert all(e.reason and e.reason != "(no reason given)" for e in report.exceptions), listing
+
+
+# --- the teaching guide's pacing table adds up the notebooks' own times ------------------------
+
+
+def _minutes(text: str, pattern: str) -> int | None:
+    import re
+
+    m = re.search(pattern, text)
+    return int(m.group(1)) if m else None
+
+
+def _notebook_times() -> dict[str, tuple[int | None, int | None, int | None]]:
+    """Per module: (lesson teaching, lesson exercises, assignment) minutes, as the notebooks state them."""
+    times = {}
+    for lesson in sorted((ROOT / "lessons").glob("*.ipynb")):
+        module = str(int(lesson.name[:2]))
+        cells = json.loads(lesson.read_text(encoding="utf-8"))["cells"]
+        head = "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells[:3])
+        teaching = _minutes(head, r"\*\*Teaching:\*\*\s*(\d+)\s*min")
+        exercises = _minutes(head, r"\*\*Exercises:\*\*\s*(\d+)\s*min")
+        assignment = None
+        for path in (ROOT / "solutions").glob(f"{lesson.name[:2]}-*/*.ipynb"):
+            first = json.loads(path.read_text(encoding="utf-8"))["cells"][0]["source"]
+            first = "".join(first) if isinstance(first, list) else first
+            assignment = _minutes(first, r"(?i)about\s*(\d+)\s*min")
+        times[module] = (teaching, exercises, assignment)
+    return times
+
+
+def test_the_teaching_guide_paces_the_course_by_the_notebooks_own_times() -> None:
+    import re
+
+    guide = (ROOT / "docs" / "teaching-guide.md").read_text(encoding="utf-8")
+    table = guide.split("<!-- pacing-table", 1)[1].split("\n\n", 1)[0]
+    rows = {}
+    for line in table.splitlines():
+        cells = [c.strip(" *") for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and re.fullmatch(r"\d+|all", cells[0]):
+            rows[cells[0]] = [int(c.split()[0]) if c[0].isdigit() else None for c in cells[1:]]
+    stated = _notebook_times()
+    assert sorted(k for k in rows if k != "all") == sorted(stated), rows
+    for module, (teaching, exercises, assignment) in stated.items():
+        assert teaching is not None and exercises is not None, f"lesson {module} states no times"
+        total = teaching + exercises + (assignment or 0)
+        assert rows[module] == [teaching, exercises, assignment, total], (
+            f"module {module}: the guide says {rows[module]}, the notebooks "
+            f"{[teaching, exercises, assignment, total]}")
+    columns = list(zip(*(rows[m] for m in stated), strict=True))
+    assert rows["all"] == [sum(v or 0 for v in column) for column in columns]
