@@ -222,6 +222,7 @@ def test_chart_text_counts_every_number(tiny_seeds: Seeds) -> None:
 
 def test_numbers_and_dates_are_read_as_written() -> None:
     assert [n for n, _ in numbers_in("3,735 and 50 000, 29th, 3.5, S/2021/228, 2023")] == [3735, 50000, 2023]
+    assert [n for n, _ in numbers_in("3,500–3,800 or 3,500-3,800, not S-300")] == [3500, 3800, 3500, 3800]
     assert [str(w) for w, _ in dates_in("5 June 2023, June 2003, 2022-08, 29 Sep. 2023, Sept 29, 2023, 1999")] == [
         "2023-06-05", "2003-06", "2022-08", "2023-09-29", "2023-09-29", "1999"]
     assert fits(When(2022, 8), When(2022, 8)) and not fits(When(2022, 8, 1), When(2022, 8))
