@@ -7,12 +7,15 @@ What is read (the course's voice)
   (``solutions/*/*.ipynb``: questions, model answers, rubrics) and student notebook
   (``exercises/*/*.ipynb``); ``README.md`` and ``docs/*.md``.
 - Chart text in code: the string arguments of ``set_title``, ``suptitle``, ``title``,
-  ``text``/``figtext``, ``annotate``, the axis-label calls, ``label=`` (legend entries) and
-  every alt text (an ``alt=`` argument, or a string assigned to a name containing ``alt``,
-  such as ``ALT_TEXT``). A name passed instead of a string is looked up in the notebook's
-  earlier assignments; the ``{…}`` parts of an f-string are computed by code and are not
-  read. The same calls inside fenced Python blocks of Markdown (a folded solution) count.
-  Markdown images' alt text (``![alt](…)``) and HTML ``alt="…"`` count too.
+  ``text``/``figtext``, ``annotate``, the axis-label calls, the keywords ``title=``,
+  ``xlabel=``, ``ylabel=`` and ``label=`` of any call (``ax.set``, ``df.plot``, legend
+  entries) and every alt text (an ``alt=`` argument, or a string assigned to a name with
+  ``alt`` in it, such as ``ALT_TEXT``). A name passed instead of a string is looked up in
+  the notebook's earlier assignments; literal pieces joined with ``+``, ``"".join([...])``
+  or ``dedent`` are put together; the ``{…}`` parts of an f-string and any text a function
+  returns are computed by code and are not read. The same calls inside fenced Python
+  blocks of Markdown (a folded solution) count. Markdown images' alt text (``![alt](…)``)
+  and HTML ``alt="…"`` count too.
 - Not read: other code and its strings (test data, inputs to functions), printed
   output, nbgrader test cells (autograder tests, visible or hidden), inline code spans and
   fenced code in Markdown (except the chart calls above), URLs and link targets, HTML
@@ -620,8 +623,18 @@ def _string_value(node: ast.AST, names: dict[str, str]) -> str | None:
         return left + right if left is not None and right is not None else None
     if isinstance(node, ast.Name):
         return names.get(node.id)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("strip", "format"):
-        return _string_value(node.func.value, names)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if node.func.attr in ("strip", "format", "upper", "lower"):
+            return _string_value(node.func.value, names)
+        if node.func.attr == "join" and node.args and isinstance(node.args[0], (ast.List, ast.Tuple)):
+            glue = _string_value(node.func.value, names)
+            parts = [_string_value(e, names) for e in node.args[0].elts]
+            if glue is not None and all(p is not None for p in parts):
+                return glue.join(parts)  # type: ignore[arg-type]
+        if node.func.attr == "dedent" and node.args:
+            return _string_value(node.args[0], names)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dedent" and node.args:
+        return _string_value(node.args[0], names)
     return None
 
 
@@ -662,7 +675,10 @@ def code_pieces(source: str, path: str, where: str = "", names: dict[str, str] |
                         found.append((node.lineno, node.end_lineno or node.lineno, text))
         if not isinstance(node, ast.Call):
             continue
-        texts = [k.value for k in node.keywords if k.arg in ("alt", "alt_text", "label")]
+        # On any call: alt text, a legend label, a title (ax.set(title=…), df.plot(title=…),
+        # ax.legend(title=…)) and axis labels given as keywords.
+        texts = [k.value for k in node.keywords
+                 if k.arg in ("alt", "alt_text", "label", "title", "xlabel", "ylabel", "suptitle")]
         name = node.func.attr if isinstance(node.func, ast.Attribute) else (
             node.func.id if isinstance(node.func, ast.Name) else None)
         if name in _TEXT_CALLS:

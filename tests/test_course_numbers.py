@@ -307,3 +307,26 @@ def test_the_teaching_guide_paces_the_course_by_the_notebooks_own_times() -> Non
             f"{[teaching, exercises, assignment, total]}")
     columns = list(zip(*(rows[m] for m in stated), strict=True))
     assert rows["all"] == [sum(v or 0 for v in column) for column in columns]
+
+
+def test_chart_text_is_read_in_every_form_a_notebook_writes_it() -> None:
+    from course_numbers import code_pieces
+
+    source = "\n".join([
+        "from textwrap import dedent",
+        'TITLE = "KFOR: 3,901 troops"',
+        "ax.set_title(TITLE)",
+        'ax.set(title="KFOR: 3,902 troops", xlabel="Date")',
+        'df.plot(title="3,903 soldiers")',
+        'ax.legend(title="3,904 troops")',
+        'ALT = " ".join(["KFOR had", "3,905 troops"])',
+        'charts.show(fig, alt=dedent("""',
+        '    3,906 soldiers"""))',
+        'fig.text(0.01, 0.01, "Source: " + "3,907 troops")',
+        'ax.annotate(text="3,908 troops", xy=(0, 0))',
+        'ax.set_title(f"{n:,} troops, of 3,909")',
+        "%matplotlib inline",
+    ])
+    texts = " ".join(p.text for p in code_pieces(source, "x.ipynb"))
+    for figure in range(3901, 3910):
+        assert f"{figure:,}" in texts, figure
