@@ -28,7 +28,8 @@ in this course nearly every such number counts soldiers. Not troop figures: a ye
 (1900–2099 written without a separator, unless a troop noun follows it: "2000 troops");
 a number followed by a unit that is not people (%, per cent, days, weeks, months, years,
 words, characters, points, minutes, students, submissions, rows …); an ordinal ("29th");
-part of a date, an identifier, a URL, a DOI or a document symbol ("S/2021/228"); an axis
+part of a date, an identifier, a URL, a DOI or a document symbol ("S/2021/228"); a number
+that names something ("Resolution 1244", "page 1,200", "version 2024"); an axis
 limit named as one ("y axis from 3,700", "the y axis to 20,000", "a baseline of 3,000",
 "the y limit (56,000"); money. In the docs about the software (``SOFTWARE_DOCS``: design,
 security, performance, charts) a number is a troop figure only when its sentence holds a
@@ -370,7 +371,11 @@ _UNITS = (
     r"files?|tokens?|sentences?|paragraphs?|pages?|documents?|items?|questions?|euros?|dollars?|"
     r"USD|EUR|casualties|injured|killed|dead"
 )
-_UNIT_AFTER = re.compile(rf"\s*(?:{_UNITS})", re.I)
+_UNIT_AFTER = re.compile(rf"[\s-]*(?:{_UNITS})", re.I)
+# A number that names a thing, not a count: "Resolution 1244", "page 1,200", "version 2024".
+_LABEL_BEFORE = re.compile(
+    r"\b(?:resolutions?|UNSCR|no|nos|pages?|pp?|sections?|chapters?|items?|id|cells?|lines?|rows?|"
+    r"versions?|python|port|isbn|issn|vol|volumes?)\.?\s*$", re.I)
 _AXIS_BEFORE = re.compile(
     r"(?:\baxis\s+(?:(?:starts?|starting|begins?|beginning|goes|going|runs|running)\s+)?"
     r"(?:from|at|to|up\s+to)|\bbaseline(?:\s+(?:of|at))?|\bylim|\b(?:y\s+)?limit\s*(?:of|at)?\s*\(?)\s*$", re.I)
@@ -789,7 +794,10 @@ def check_piece(piece: Piece, seeds: Seeds, log: list[str] | None = None) -> lis
                 continue  # part of a date
             if _is_year(sentence, value, span) or _UNIT_AFTER.match(sentence, span[1]):
                 continue
-            if _AXIS_BEFORE.search(sentence[:span[0]]) or sentence[max(0, span[0] - 1):span[0]] in "$€£":
+            before_number = sentence[max(0, span[0] - 40):span[0]]
+            if _AXIS_BEFORE.search(before_number) or _LABEL_BEFORE.search(before_number):
+                continue
+            if span[0] > 0 and sentence[span[0] - 1] in "$€£":
                 continue
             figures.append((value, span, in_verbatim(start + span[0], start + span[1])))
         # Each date belongs to the nearest figure before it in the same clause, else to the

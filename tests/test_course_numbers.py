@@ -216,6 +216,23 @@ def test_rules_fail(text: str, expected: str, tiny_seeds: Seeds) -> None:
     assert len(found) == 1 and found[0].startswith(expected), found
 
 
+@pytest.mark.parametrize("text", [
+    "3,900 troops arrived.",  # at the very start of a text
+    "The figure 3,900 is new.",
+    "KFOR had a 3,900-strong force.",
+])
+def test_a_figure_is_found_wherever_it_stands(text: str, tiny_seeds: Seeds) -> None:
+    assert [f.split(":")[0] for f in _check(text, tiny_seeds)] == ["figure 3,900"]
+
+
+@pytest.mark.parametrize("text", [
+    "UN Security Council Resolution 1244 set up the mission.",
+    "See page 1,200 and a 2,000-word essay; it cost $5,000.",
+])
+def test_numbers_that_name_things_are_not_figures(text: str, tiny_seeds: Seeds) -> None:
+    assert _check(text, tiny_seeds) == []
+
+
 def test_chart_text_counts_every_number(tiny_seeds: Seeds) -> None:
     assert _check("From 1999 to 2023: 5,100", tiny_seeds, chart=True)[0].startswith("figure 5,100")
 
