@@ -69,11 +69,12 @@ When a figure passes
     month of one of those (a month-precision ``as_of`` or a ``published`` of ``YYYY-MM``
     included); a stated year is the year of one of them. "3,735 on 1 August 2022" fails:
     the row only knows the month.
-    Which figure a date dates: the nearest figure before it in the same clause ("26,000 in
-    June 2003"); else the next figure in the same clause, unless the date starts a range
-    that ends at it ("In June 2003, KFOR had 26,000"; not "from 2003 to 3,735"); else none
-    (the date stands alone). A clause ends at ; : — or ", but". A figure with several
-    dates passes when one of them fits.
+    Which figure a date dates: the nearest figure before it in the same clause and at most
+    six words away ("26,000 in June 2003", "50,000 men and women in 1999"); else the next
+    such figure after it, unless the date starts a range that ends at it ("In June 2003,
+    KFOR had 26,000"; not "from 2003 to 3,735"); else none (the date stands alone). A
+    clause ends at ; : — or ", but". A bare year used as an adjective ("its 2003 level")
+    dates nothing. A figure with several dates passes when one of them fits.
     The article's own figures are NOT rows: "3,735 in September 2023" fails (the only rows
     with 3,735 are dated August 2022), while the article's words in quotation marks —
     “KFOR currently has 3,735 soldiers” — pass. Write what the article claims, not what
@@ -558,12 +559,14 @@ def markdown_pieces(text: str, path: str, where: str = "", names: dict[str, str]
         yield Piece(path, where, line_of(m.start()), m["a"] or m["b"] or "", chart=True,
                     exception=_marker_near(text, m.start()), label="alt text")
     text = _IMAGE.sub(lambda m: " " * len(m.group()), text)
-    # Paragraphs: blocks between blank lines; a table's header goes with each of its rows.
+    # Paragraphs: blocks between blank lines; a table's header goes with each of its rows (a
+    # marked table is one piece, so that its marker counts once).
     for m in re.finditer(r"(?:^[^\n]*\S[^\n]*(?:\n|$))+", text, re.M):
         block = m.group()
         reason = _marker(block)
         lines = block.splitlines()
-        if len(lines) > 2 and lines[0].lstrip().startswith("|") and re.match(r"^[ \t|:-]+$", lines[1]):
+        if reason is None and len(lines) > 2 and lines[0].lstrip().startswith("|") and (
+                re.match(r"^[ \t|:-]+$", lines[1])):
             header = _clean_markdown(lines[0])
             for offset, row in enumerate(lines[2:], start=2):
                 yield Piece(path, where, line_of(m.start()) + offset, _clean_markdown(row),
@@ -754,6 +757,17 @@ _SUBJECT = re.compile(
 # A date before the first figure is not its date when a range or a new clause lies between
 # ("from 2003 to 3,735", "June 2022 to March 2024: the article's 3,735").
 _RANGE_BETWEEN = re.compile(r"^\s*(?:(?:to|until|till|through)\b|[–—…-]|\.\.\.)")
+# A date dates a figure only when at most this many words stand between them.
+NEAR_WORDS = 6
+_YEAR_AS_ADJECTIVE = re.compile(r"\b(?:its|the|their|a|an|this|that|these|those)\s+$", re.I)
+
+
+def _same_phrase(between: str) -> bool:
+    """Whether a date and a figure with `between` between them belong together: the same
+    clause, and close."""
+    return not _CLAUSE_BREAK.search(between) and len(between.split()) <= NEAR_WORDS
+
+
 # Where a clause ends: a date across it belongs to a figure on its own side.
 _CLAUSE_BREAK = re.compile(r"[;:—]|,\s*(?:but|while|whereas|which|when|so)\b|\b(?:but|whereas)\b")
 # The bounds of a window "1999-06-01 … 1999-12-31" or a range "June 2022 to March 2024" are
@@ -800,9 +814,9 @@ def check_piece(piece: Piece, seeds: Seeds, log: list[str] | None = None) -> lis
             if span[0] > 0 and sentence[span[0] - 1] in "$€£":
                 continue
             figures.append((value, span, in_verbatim(start + span[0], start + span[1])))
-        # Each date belongs to the nearest figure before it in the same clause, else to the
-        # next figure in the same clause (unless it starts a range that ends at the figure);
-        # otherwise it stands alone.
+        # Each date belongs to the nearest figure before it in the same clause and at most
+        # NEAR_WORDS words away, else to such a figure after it (unless the date starts a
+        # range that ends at the figure); otherwise it stands alone.
         own: dict[int, list[tuple[When, tuple[int, int]]]] = {i: [] for i in range(len(figures))}
         loose: list[tuple[When, tuple[int, int]]] = []
         for k, (when, span) in enumerate(dated):
@@ -812,10 +826,12 @@ def check_piece(piece: Piece, seeds: Seeds, log: list[str] | None = None) -> lis
             after = [i for i, (_, fspan, _) in enumerate(figures) if fspan[0] >= span[1]]
             prev = before[-1] if before else None
             nxt = after[0] if after else None
-            if prev is not None and not _CLAUSE_BREAK.search(sentence[figures[prev][1][1]:span[0]]):
+            if when.level == "year" and _YEAR_AS_ADJECTIVE.search(sentence[:span[0]]):
+                continue  # "its 2003 level", "the 2023 report": a bare year naming a thing
+            if prev is not None and _same_phrase(sentence[figures[prev][1][1]:span[0]]):
                 own[prev].append((when, span))
-            elif nxt is not None and not (_CLAUSE_BREAK.search(between := sentence[span[1]:figures[nxt][1][0]])
-                                          or _RANGE_BETWEEN.search(between)):
+            elif nxt is not None and _same_phrase(between := sentence[span[1]:figures[nxt][1][0]]) and not (
+                    _RANGE_BETWEEN.search(between)):
                 own[nxt].append((when, span))
             else:
                 loose.append((when, span))
