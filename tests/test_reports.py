@@ -60,7 +60,9 @@ class SpecReport(NamedTuple):
 
 # Month and year precision are stored on the first day of the period (seeds/README.md).
 # "origin → publisher" in the spec: "NATO via UN → copy" is origin NATO, the UN's document,
-# read in a copy; "NATO → document-sharing copy" is NATO's own placemat, read in a copy.
+# read in a copy; "NATO → document-sharing copy" is NATO's own placemat, read in a copy. In
+# both, `publisher` is the site that hosts the copy we read (seeds/README.md: who published
+# the page that was read), never the body whose document it is.
 SPEC_REPORTS = [
     SpecReport("1999-06-01", "month", 50000, "some", "NATO", "NATO", "archived", EVOLUTION, EVOLUTION_CAPTURE,
                quote_words=("KFOR was initially composed of some 50 000 personnel",)),
@@ -76,10 +78,10 @@ SPEC_REPORTS = [
                quote_words=("and to 17 500 by the end of that year.",)),
     SpecReport("2013-02-18", "day", 6000, "just under", "NATO JFC Naples", "NATO JFC Naples", "archived",
                JFC_NAPLES, JFC_NAPLES_CAPTURE, scope_words=("29 Troop Contributing Nations",)),
-    SpecReport("2017-02-01", "month", 4273, "exact", "NATO", "NATO", "copy",
+    SpecReport("2017-02-01", "month", 4273, "exact", "NATO", "docslib.org (document-sharing site)", "copy",
                "https://docslib.org/doc/4697084/kosovo-force-kfor-kosovo-force-kfor",
                scope_words=("30 Troop Contributing Nations", "placemat")),
-    SpecReport("2020-12-31", "day", 3500, "approximately", "NATO", "UN", "copy",
+    SpecReport("2020-12-31", "day", 3500, "approximately", "NATO", "docslib.org (document-sharing site)", "copy",
                "https://docslib.org/doc/5704848/security-council-distr-general-8-march-2021",
                scope_words=("report to the UN Security Council", "S/2021/228")),
     SpecReport("2022-08-01", "month", 3735, "exact", "RFE/RL", "ts.mk", "relay",
@@ -271,7 +273,7 @@ def test_data_dictionary_states_the_one_rule_and_its_examples_hold(reports):
     # The examples: NATO's report in a UN document read in a copy; NATO's statement relayed by
     # KUNA; RFE/RL's infographic reported by ts.mk.
     for lead, publisher, origin, access, kind in (
-        ("read from a document-sharing copy", "UN", "NATO", "copy", "primary"),
+        ("read from a document-sharing copy", "docslib.org", "NATO", "copy", "primary"),
         ("NATO's statement relayed by KUNA", "KUNA", "NATO", "relay", "primary"),
         ("RFE/RL's infographic reported by ts.mk", "ts.mk", "RFE/RL", "relay", "secondary"),
     ):
