@@ -14,8 +14,8 @@ What is read (the course's voice)
   the notebook's earlier assignments; literal pieces joined with ``+``, ``"".join([...])``
   or ``dedent`` are put together; the ``{…}`` parts of an f-string and any text a function
   returns are computed by code and are not read. The same calls inside fenced Python
-  blocks of Markdown (a folded solution) count. Markdown images' alt text (``![alt](…)``)
-  and HTML ``alt="…"`` count too.
+  blocks of Markdown (a folded solution) count. Markdown images' alt text (``![alt](…)``),
+  HTML ``alt="…"`` and a cell's ``alt_text`` metadata count too.
 - Not read: other code and its strings (test data, inputs to functions), printed
   output, nbgrader test cells (autograder tests, visible or hidden), inline code spans and
   fenced code in Markdown (except the chart calls above), URLs and link targets, HTML
@@ -99,8 +99,9 @@ An author may mark a deliberate exception with an HTML comment in the same parag
 block between blank lines, or the whole chart string): ``<!-- figure-ok: reason -->``, or
 in code a comment ``# figure-ok: reason`` on the call's lines or the line above it. Every
 figure and date of that paragraph or string is then skipped. Use it sparingly: the reason
-is required, ``exceptions()`` lists them, and a test keeps their number at or below
-``MAX_EXCEPTIONS``.
+is required, the report lists them, and a test keeps their number at or below
+``MAX_EXCEPTIONS``. For alt text kept in a cell's metadata, the marker is the metadata key
+``figure_ok`` with the reason.
 
 Why not ``coursekit.claims``? It scores a claims table against a key and has no sentence
 splitter or number parser; the course's own ``sentences``/``parse_number`` are the model
@@ -746,6 +747,11 @@ def file_pieces(path: Path, root: Path = ROOT) -> Iterator[Piece]:
             yield from markdown_pieces(source, name, where, names)
         elif cell.get("cell_type") == "code" and not _is_test_cell(cell):
             yield from code_pieces(source, name, where, names)
+        alt = (cell.get("metadata") or {}).get("alt_text")
+        if isinstance(alt, str) and alt.strip() and not _is_test_cell(cell):
+            reason = (cell.get("metadata") or {}).get("figure_ok")
+            yield Piece(name, where, 1, alt, chart=True, label="alt text in the cell's metadata",
+                        exception=str(reason) if reason else None)
 
 
 # --- checking ------------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ PLANTED = {
     "fail-image-alt.md": ("figure 3,735", "dated 2023 here"),
     "fail-chart-title.ipynb": ("figure 3,900", "no row"),
     "fail-alt-text.ipynb": ("figure 3,900", "no row"),
+    "fail-metadata-alt-text.ipynb": ("figure 3,900", "no row"),
     "fail-fenced-chart-text.ipynb": ("figure 3,735", "dated 2023-09 here"),
 }
 
