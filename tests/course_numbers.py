@@ -99,8 +99,9 @@ An author may mark a deliberate exception with an HTML comment in the same parag
 block between blank lines, or the whole chart string): ``<!-- figure-ok: reason -->``, or
 in code a comment ``# figure-ok: reason`` on the call's lines or the line above it. Every
 figure and date of that paragraph or string is then skipped. Use it sparingly: the reason
-is required, the report lists them, and a test keeps their number at or below
-``MAX_EXCEPTIONS``. For alt text kept in a cell's metadata, the marker is the metadata key
+is required, the report lists them, a test keeps their number at or below
+``MAX_EXCEPTIONS``, and a marker on text that passes without it fails the test too. For
+alt text kept in a cell's metadata, the marker is the metadata key
 ``figure_ok`` with the reason.
 
 Why not ``coursekit.claims``? It scores a claims table against a key and has no sentence
@@ -495,6 +496,7 @@ class Piece:
     exception: str | None = None  # the figure-ok reason, when marked
     context: str = ""  # more words that say what the numbers count (a table's header)
     label: str = ""  # "image alt text", "chart text"
+    block: int = 0  # first line of the paragraph or table it belongs to (0: itself)
 
     def at(self, offset: int = 0) -> str:
         line = self.line + (self.text.count("\n", 0, offset) if not self.chart else 0)
@@ -519,9 +521,11 @@ class Marked:
     path: str
     where: str
     reason: str
+    needed: bool = True  # False when the marked text passes without its marker
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.where}: figure-ok: {self.reason}"
+        stale = "" if self.needed else "  [NOT NEEDED: it passes without the marker; remove it]"
+        return f"{self.path}: {self.where}: figure-ok: {self.reason}{stale}"
 
 
 _FENCE = re.compile(
@@ -561,17 +565,20 @@ def markdown_pieces(text: str, path: str, where: str = "", names: dict[str, str]
                     exception=_marker_near(text, m.start()), label="alt text")
     text = _IMAGE.sub(lambda m: " " * len(m.group()), text)
     # Paragraphs: blocks between blank lines; a table's header goes with each of its rows (a
-    # marked table is one piece, so that its marker counts once).
+    # marker on a table counts once).
     for m in re.finditer(r"(?:^[^\n]*\S[^\n]*(?:\n|$))+", text, re.M):
         block = m.group()
         reason = _marker(block)
         lines = block.splitlines()
-        if reason is None and len(lines) > 2 and lines[0].lstrip().startswith("|") and (
-                re.match(r"^[ \t|:-]+$", lines[1])):
-            header = _clean_markdown(lines[0])
-            for offset, row in enumerate(lines[2:], start=2):
+        skip = 0  # a marker on its own line above a table
+        while skip < len(lines) and re.fullmatch(r"\s*<!--.*?-->\s*", lines[skip]):
+            skip += 1
+        table = lines[skip:]
+        if len(table) > 2 and table[0].lstrip().startswith("|") and re.match(r"^[ \t|:-]+$", table[1]):
+            header = _clean_markdown(table[0])
+            for offset, row in enumerate(table[2:], start=skip + 2):
                 yield Piece(path, where, line_of(m.start()) + offset, _clean_markdown(row),
-                            exception=reason, context=header)
+                            exception=reason, context=header, block=line_of(m.start()))
             continue
         cleaned = _clean_markdown(block)
         if cleaned.strip():
@@ -908,13 +915,21 @@ def check_files(paths: Iterable[Path], seeds: Seeds | None = None, root: Path = 
     """Check the given notebooks and Markdown files against the seeds."""
     seeds = seeds if seeds is not None else load_seeds()
     report = Report()
+    marked: dict[tuple[str, str, int], Marked] = {}
     for path in paths:
         for piece in file_pieces(Path(path), root):
             report.pieces += 1
-            if piece.exception is not None:
-                report.exceptions.append(Marked(piece.path, piece.at(), piece.exception))
+            if piece.exception is None:
+                report.findings.extend(check_piece(piece, seeds))
                 continue
-            report.findings.extend(check_piece(piece, seeds))
+            key = (piece.path, piece.where, piece.block or -piece.line)
+            needed = bool(check_piece(piece, seeds))
+            if key in marked:  # another row of a marked table
+                needed = needed or marked[key].needed
+                marked[key] = replace(marked[key], needed=needed)
+            else:
+                marked[key] = Marked(piece.path, piece.at(), piece.exception, needed)
+    report.exceptions = list(marked.values())
     return report
 
 

@@ -119,7 +119,15 @@ def test_passing_fixtures_really_check_something(seeds: Seeds) -> None:
 
 def test_a_marked_exception_is_counted(seeds: Seeds) -> None:
     report = findings_of(FIXTURES / "pass-marked-exception.md", seeds)
-    assert [e.reason for e in report.exceptions] == ["an example of a title not to write"]
+    assert [(e.reason, e.needed) for e in report.exceptions] == [("an example of a title not to write", True)]
+
+
+def test_a_marker_that_is_not_needed_is_reported(tmp_path: Path, seeds: Seeds) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("NATO counted 49,000 troops on 8 September 1999.\n<!-- figure-ok: just in case -->\n",
+                    encoding="utf-8")
+    (marked,) = check_files([page], seeds, root=tmp_path).exceptions
+    assert not marked.needed and "NOT NEEDED" in str(marked)
 
 
 def test_a_marked_table_counts_once(tmp_path: Path, seeds: Seeds) -> None:
@@ -128,6 +136,7 @@ def test_a_marked_table_counts_once(tmp_path: Path, seeds: Seeds) -> None:
                     "| early | 2002-03-01 |\n| June | 2003-06-15 |\n", encoding="utf-8")
     report = check_files([page], seeds, root=tmp_path)
     assert not report.findings and len(report.exceptions) == 1
+    assert not report.exceptions[0].needed  # no row here is about KFOR: the rule dates pass anyway
 
 
 def test_nbgrader_test_cells_and_computed_text_are_not_read(seeds: Seeds) -> None:
@@ -286,6 +295,7 @@ def test_exceptions_are_few_and_give_a_reason() -> None:
     listing = "\n".join(str(e) for e in report.exceptions)
     assert len(report.exceptions) <= MAX_EXCEPTIONS, f"{len(report.exceptions)} exceptions:\n{listing}"
     assert all(e.reason and e.reason != "(no reason given)" for e in report.exceptions), listing
+    assert all(e.needed for e in report.exceptions), f"markers on text that passes without them:\n{listing}"
 
 
 # --- the teaching guide's pacing table adds up the notebooks' own times ------------------------
