@@ -43,8 +43,11 @@ A day ("5 June 2023", "June 5, 2023", "29 Sep. 2023", "2023-06-05") or a month
 its own, but it is compared with a troop figure it dates. A date that stands alone (no
 figure in its sentence) is checked only when its sentence is about the story — it names
 troops, NATO, KFOR, Kosovo, the article, the statement, a source (Reuters, Euronews, RFE/RL,
-KUNA, EWB), the Zvečan clashes or the Banjska attack …; a benchmark's date or a date in an
-example of date parsing is not a claim about KFOR. The bounds of a window or range
+KUNA, EWB), a figure or a report, the Zvečan clashes or the Banjska attack …; a
+benchmark's date or a date in an example of date parsing is not a claim about KFOR. A date
+that stands alone is not compared with a figure, only with the seeds' dates (below); "no
+figure in its sentence" also covers a date too far from, or in another clause than, the
+figures of its sentence (see "Which figure a date dates"). The bounds of a window or range
 ("1999-06-01 … 1999-12-31", "June 2022 to March 2024", "2002–2003") are limits of a rule
 or an axis, not dates of events, and are not checked.
 
@@ -82,7 +85,8 @@ When a figure passes
 Hedges ("about", "over") are not compared: they are checked by people, with the rubrics.
 
 A date that dates no unquoted figure passes when it is a date of the seeds: an ``as_of``
-(a stated day needs a day-precision ``as_of``), a ``published`` date, an event's date,
+(a stated day needs a day-precision ``as_of``, or the ``as_of`` cell exactly as stored: "a
+month-precision date is stored as 1 August 2022"), a ``published`` date, an event's date,
 the capture date of an ``archived_url`` (``web.archive.org/web/20110605…``), a date printed
 in a source text or a ``quote`` cell, or the ``published`` date of a seeds ``*.json``
 (the article, the statement).
@@ -223,6 +227,7 @@ class Seeds:
     rows: list[SeedRow]
     sources: list[str]  # normalised source texts that quotations are checked against
     dates: list[When]  # every date of the seeds
+    stored: set[str] = field(default_factory=set)  # as_of cells as written ("2022-08-01")
 
     def rows_with(self, figure: int) -> list[SeedRow]:
         return [row for row in self.rows if figure in row.figures]
@@ -232,7 +237,9 @@ class Seeds:
         return quoted_in(words, self.sources)
 
     def knows(self, stated: When) -> bool:
-        return any(fits(stated, known) for known in self.dates)
+        """A date alone: one of the seeds' dates, or an as_of cell exactly as stored (a
+        month-precision report is stored as the first of its month: "stored as 1 August 2022")."""
+        return str(stated) in self.stored or any(fits(stated, known) for known in self.dates)
 
 
 _ARCHIVE_STAMP = re.compile(r"/web/(\d{4})(\d{2})(\d{2})\d*")
@@ -248,6 +255,7 @@ def load_seeds(seeds_dir: Path | None = None) -> Seeds:
     folder = Path(seeds_dir) if seeds_dir is not None else ROOT / "seeds"
     sources = [normalise(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.txt"))]
     rows: list[SeedRow] = []
+    stored: set[str] = set()
     # Dates printed in a source text are dates the seeds show.
     dates: list[When] = [when for text in sources for when, _ in dates_in(text) if when.level != "year"]
 
@@ -259,6 +267,7 @@ def load_seeds(seeds_dir: Path | None = None) -> Seeds:
         for column in ("quote", "scope"):
             figures |= {n for n, _ in numbers_in(row.get(column) or "")}
         row_dates = _row_dates(row, "as_of", row.get("as_of_precision"))
+        stored.add((row.get("as_of") or "").strip())
         if row.get("quote"):
             sources.append(normalise(row["quote"]))
             dates += [when for when, _ in dates_in(row["quote"]) if when.level != "year"]
@@ -291,7 +300,7 @@ def load_seeds(seeds_dir: Path | None = None) -> Seeds:
                 when = parse_seed_date(str(meta.get(key) or ""))
                 if when:
                     dates.append(when)
-    return Seeds(rows=rows, sources=sources, dates=dates)
+    return Seeds(rows=rows, sources=sources, dates=dates, stored=stored)
 
 
 def _row_dates(row: dict[str, str], column: str, precision: str | None) -> list[When]:
@@ -766,7 +775,7 @@ def file_pieces(path: Path, root: Path = ROOT) -> Iterator[Piece]:
 _SUBJECT = re.compile(
     r"\b(?:NATO|KFOR|Kosovo|article|statement|Council|Secretary\s+General|Stoltenberg|commander|"
     r"Zve[čc]an|Banjska|attack|clash(?:es)?|Euronews|Reuters|RFE/RL|Radio\s+Free\s+Europe|KUNA|EWB|"
-    r"European\s+Western\s+Balkans|placemat|published|UN|United\s+Nations)\b")
+    r"European\s+Western\s+Balkans|placemat|published|UN|United\s+Nations|figures?|reported|reports?)\b")
 # A date before the first figure is not its date when a range or a new clause lies between
 # ("from 2003 to 3,735", "June 2022 to March 2024: the article's 3,735").
 _RANGE_BETWEEN = re.compile(r"^\s*(?:(?:to|until|till|through)\b|[–—…-]|\.\.\.)")

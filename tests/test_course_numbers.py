@@ -214,6 +214,7 @@ def _check(text: str, seeds: Seeds, chart: bool = False) -> list[str]:
     "The article (29 September 2023) says “KFOR currently has 3,735 soldiers”.",
     "No report says 3,735 soldiers, but NATO's update of 8 September 1999 says 49,000.",
     "The archive captured the page on 5 June 2011.",
+    "The table stores the report's month as 1 August 2022.",
     "The article's line from 2003 to 3,735 'currently' hides years near its 2003 level, a fall "
     "around 2010 and a rise in 2023.",
 ])
@@ -231,6 +232,7 @@ def test_rules_pass(text: str, tiny_seeds: Seeds) -> None:
     ("The article says “KFOR currently has 3,753 soldiers”.", "figure 3,753: no row"),
     ("NATO said this on 6 June 2023.", "date 6 June 2023: 2023-06-06 is not a date"),
     ("NATO said this in July 2023.", "date July 2023: 2023-07 is not a date"),
+    ("The report of 2 August 2022 says so.", "date 2 August 2022: 2022-08-02 is not a date"),
 ])
 def test_rules_fail(text: str, expected: str, tiny_seeds: Seeds) -> None:
     found = _check(text, tiny_seeds)
