@@ -68,7 +68,8 @@ When a figure passes
     8 September 1999), or a row of ``events.csv`` whose ``label``, ``description`` or
     ``quote`` prints it. When the sentence dates the figure, the date must be consistent
     with that row: a stated day equals the row's ``as_of`` (precision ``day``), its
-    ``published`` date (``YYYY-MM-DD``) or the event's ``date``; a stated month is the
+    ``published`` date (``YYYY-MM-DD``), the capture date of its ``archived_url`` or the
+    event's ``date``; a stated month is the
     month of one of those (a month-precision ``as_of`` or a ``published`` of ``YYYY-MM``
     included); a stated year is the year of one of them. "3,735 on 1 August 2022" fails:
     the row only knows the month.
@@ -84,7 +85,8 @@ When a figure passes
     was true.
 Hedges ("about", "over") are not compared: they are checked by people, with the rubrics.
 
-A date that dates no unquoted figure passes when it is a date of the seeds: an ``as_of``
+A date that dates no unquoted figure (and is about the story, above) passes when it is a
+date of the seeds: an ``as_of``
 (a stated day needs a day-precision ``as_of``, or the ``as_of`` cell exactly as stored: "a
 month-precision date is stored as 1 August 2022"), a ``published`` date, an event's date,
 the capture date of an ``archived_url`` (``web.archive.org/web/20110605…``), a date printed
