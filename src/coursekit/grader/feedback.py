@@ -13,6 +13,8 @@ from __future__ import annotations
 from nbformat import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from coursekit.grader import cells
+
 BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 PLACEHOLDER = "# (hidden tests ran here; they are not shown)"
 
@@ -36,8 +38,7 @@ class HideHiddenTests(NbGraderPreprocessor):
     """Remove hidden test code, and the tracebacks that would quote it, from feedback."""
 
     def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+        if cell.cell_type == "code" and cells.is_test(cell):
             cell.source, _ = hide_hidden_region(cell.source)
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":

@@ -11,22 +11,19 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, coursekit
+from traitlets.config import Config
 
-from coursekit import autograde, grading, kernels, sampleclass
-
-
-def coursekit(*args, course, **kwargs):
-    return subprocess.run(
-        [sys.executable, "-m", "coursekit.cli", "--course", str(course), *args],
-        capture_output=True, text=True, **kwargs,
-    )
+from coursekit.grader import autograde, collect, commands, gradebook, pipeline, sampleclass
+from coursekit.grader.build import generate_release
+from coursekit.grader.course import Course, instructor_workspace
+from coursekit.grader.isolation import kernels
 
 
 def test_scores(gradebook, assignments):
     return {
         (s.student, s.assignment, s.test): s.score
-        for a in assignments for s in grading.read_test_scores(gradebook, a)
+        for a in assignments for s in gradebook.read_test_scores(gradebook, a)
     }
 
 
@@ -39,16 +36,16 @@ def test_parallel_grading_equals_stock_sequential_nbgrader(tmp_path):
     with two workers and warm kernels, does every test cell of every student score the same?"""
     from conftest import copy_course
 
-    stock = grading.Course.at(copy_course(tmp_path / "stock"))
+    stock = Course.at(copy_course(tmp_path / "stock"))
     ours = copy_course(tmp_path / "ours")
     submissions = ROOT / "tests" / "fixtures" / "submissions"
     assignments = sorted({a for _, a in sampleclass.expected_scores(ROOT / "tests" / "fixtures" / "answers")})
 
-    workspace = grading.instructor_workspace(stock)
-    grading.collect(course=stock, submissions=submissions, workspace=workspace)
+    workspace = instructor_workspace(stock)
+    collect.collect(course=stock, submissions=submissions, workspace=workspace)
     for assignment_id in assignments:
-        grading.generate_release(stock, workspace, assignment_id)
-        grading.run_nbgrader(stock, workspace, "autograde", assignment_id, "--force",
+        generate_release(stock, workspace, assignment_id)
+        commands.run_nbgrader(stock, workspace, "autograde", assignment_id, "--force",
                              log=workspace.root / "logs" / f"stock-{assignment_id}.log")
     done = coursekit("grade", str(submissions), "--workers", "2", course=ours)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -76,7 +73,7 @@ def test_second_run_grades_only_new_or_changed_work(course_copy):
     ben.write_text(ada.read_text(encoding="utf-8"), encoding="utf-8")  # ben hands in again
     changed = coursekit("grade", str(submissions), "--assignment", assignment_id, course=course_copy)
     assert f"1 submissions autograded, {len(students) - 1} unchanged" in changed.stdout
-    scores = {s.student: s.autograded for s in grading.read_assignment_scores(
+    scores = {s.student: s.autograded for s in gradebook.read_assignment_scores(
         course_copy / "build" / "gradebook.db", [assignment_id])}
     assert scores["ben"] == scores["ada"] > 0
 
@@ -131,7 +128,7 @@ def test_killed_halfway_then_rerun_finishes_with_every_grade_once(course_copy, h
             "WHERE assignment.name = ? GROUP BY student.id", (assignment_id,)
         ).fetchall()
     assert dict(rows) == dict.fromkeys(expected, 1)
-    scores = {s.student: s.autograded for s in grading.read_assignment_scores(gradebook, [assignment_id])}
+    scores = {s.student: s.autograded for s in gradebook.read_assignment_scores(gradebook, [assignment_id])}
     assert scores == expected
 
 
@@ -140,25 +137,27 @@ def test_forked_kernel_runs_code_in_a_fresh_process(tmp_path):
     import nbclient
     import nbformat
 
-    kernels.use_forked_kernels()
+    kernels.use_fork_provisioner()
+    warm = Config({"ForkProvisioner": {"warm": True}})
     try:
-        pids = []
+        pids, parents = [], set()
         for _ in range(2):
             nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
                 "import os, numpy\nseen = 'x' in globals()\nx = 1\n"
-                "print(os.getpid(), os.getcwd(), seen, numpy.random.rand())"
+                "print(os.getpid(), os.getcwd(), seen, numpy.random.rand(), os.getppid())"
             )])
-            nbclient.NotebookClient(nb, timeout=60, kernel_name="python3",
+            nbclient.NotebookClient(nb, timeout=60, kernel_name="python3", config=warm,
                                     resources={"metadata": {"path": str(tmp_path)}}).execute()
-            pid, cwd, seen, rand = nb.cells[0].outputs[0]["text"].split()
+            pid, cwd, seen, rand, parent = nb.cells[0].outputs[0]["text"].split()
             assert cwd == str(tmp_path) and seen == "False"
             pids.append((pid, rand))
+            parents.add(int(parent))
         assert pids[0][0] != pids[1][0] != str(os.getpid())
         assert pids[0][1] != pids[1][1], "forked kernels must not share a random state"
         zygote = kernels.Zygote.shared()
-        assert {int(pid) for pid, _ in pids} <= zygote.children, "the kernels were not forked"
+        assert parents == {zygote.process.pid}, "the kernels were not forked from the zygote"
     finally:
-        kernels.use_forked_kernels(False)
+        kernels.use_fork_provisioner(False)
 
 
 def test_state_records_what_was_graded(tmp_path):
@@ -182,9 +181,9 @@ def test_dask_cluster_gives_the_same_grades_as_local_workers(course_copy):
         s: score for (s, a), score in
         sampleclass.expected_scores(course_copy / "tests" / "fixtures" / "answers").items() if a == assignment_id
     }
-    course = grading.Course.at(course_copy)
+    course = Course.at(course_copy)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        report = grading.grade(
+        report = pipeline.grade(
             course=course, submissions=course_copy / "tests" / "fixtures" / "submissions",
             assignments=[assignment_id], dask_address=cluster.scheduler_address,
         )

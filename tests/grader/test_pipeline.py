@@ -5,26 +5,18 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, coursekit
 
-from coursekit import grading, sampleclass
-
-
-def coursekit(*args, course):
-    return subprocess.run(
-        [sys.executable, "-m", "coursekit.cli", "--course", str(course), *args],
-        capture_output=True, text=True,
-    )
+from coursekit.grader import gradebook, sampleclass
+from coursekit.grader.course import Course
 
 
 def test_committed_sample_class_matches_its_answers():
     """Are tests/fixtures/submissions exactly the release filled with the answers files?"""
-    course = grading.Course.at(ROOT)
+    course = Course.at(ROOT)
     expected = sampleclass.sample_submissions(
         course=course, answers_dir=ROOT / "tests" / "fixtures" / "answers"
     )
@@ -66,7 +58,7 @@ def test_sample_class_gets_the_expected_grades_and_bad_files_are_named(course_co
 
     scores = {
         (s.student, s.assignment): s.autograded
-        for s in grading.read_assignment_scores(
+        for s in gradebook.read_assignment_scores(
             course_copy / "build" / "gradebook.db", sorted({a for _, a in expected})
         )
     }

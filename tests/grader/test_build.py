@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
-from conftest import ROOT, assignment_ids
-
-
-def coursekit(*args, course=ROOT):
-    return subprocess.run(
-        [sys.executable, "-m", "coursekit.cli", "--course", str(course), *args],
-        capture_output=True, text=True,
-    )
+from conftest import ROOT, assignment_ids, coursekit
 
 
 @pytest.mark.slow

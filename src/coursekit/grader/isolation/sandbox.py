@@ -1,8 +1,8 @@
 """Run each student kernel in a sandbox: no network, its own view of the file system, a
 fresh unprivileged user, and limits on memory, CPU time, processes and file size.
 
-Student notebooks are untrusted code. A kernel forked for grading (`coursekit.kernels`)
-or started cold (`python -m coursekit.sandbox SPEC -- KERNEL COMMAND`) calls `enter()`
+Student notebooks are untrusted code. A kernel forked for grading (`coursekit.grader.isolation.kernels`)
+or started cold (`python -m coursekit.grader.isolation.sandbox SPEC -- KERNEL COMMAND`) calls `enter()`
 first, which, where the machine allows it, puts the kernel in
 
 - a new **network namespace** with no interface up: nothing on the network or on the
@@ -22,7 +22,7 @@ first, which, where the machine allows it, puts the kernel in
 
 Why written here: bubblewrap and nsjail do most of this, but both start a program with
 exec; the grading kernels are forked from a warm parent that has already imported
-pandas and matplotlib (coursekit.kernels), which is what makes grading fast, so the
+pandas and matplotlib (coursekit.grader.isolation.kernels), which is what makes grading fast, so the
 layers are applied with the same system calls inside the forked child. Python 3.11 has
 no os.unshare or os.mount, hence ctypes.
 
@@ -33,18 +33,16 @@ the layers that are, and `probe()` says which protections are missing; the repor
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import resource
 import shutil
 import signal
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from traitlets import Bool, Int
-from traitlets.config import Configurable
+from coursekit.grader.isolation.policy import DEVICES, SYSTEM_PATHS, UID_BASE, KernelSpec, Policy
+from coursekit.grader.limits import LAYERS
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
@@ -54,95 +52,6 @@ CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
-
-# Each protection by name, as the report lists them.
-LAYERS = {
-    "network": "no network (own network namespace)",
-    "filesystem": "sees only its submission, the seeds and Python (own mount namespace)",
-    "processes": "own process namespace; all its processes end with it",
-    "user": "runs as its own unprivileged user",
-    "limits": "memory, CPU-time, process, file-size limits",
-}
-
-# A fresh user id per kernel: UID_BASE + the pid of the kernel's sandbox parent, which no
-# live process shares. Below 2**31 so no signed-int code path chokes on it.
-UID_BASE = 2_100_000_000
-
-
-class Sandbox(Configurable):
-    """Limits for student kernels; set them in nbgrader_config.py as `c.Sandbox.<name>`."""
-
-    enabled = Bool(True, help="Run student kernels in the sandbox (coursekit grade and check).").tag(config=True)
-    cell_timeout = Int(60, help="Seconds one cell may run (wall clock).").tag(config=True)
-    notebook_timeout = Int(300, help="Seconds a whole notebook may run (wall clock).").tag(config=True)
-    memory_mb = Int(3072, help="Address space of the kernel, MiB (RLIMIT_AS).").tag(config=True)
-    cpu_seconds = Int(300, help="CPU seconds for the kernel (RLIMIT_CPU).").tag(config=True)
-    processes = Int(64, help="Processes and threads of the kernel's user (RLIMIT_NPROC).").tag(config=True)
-    file_size_mb = Int(64, help="Largest file the kernel may write, MiB (RLIMIT_FSIZE).").tag(config=True)
-    open_files = Int(256, help="Open files (RLIMIT_NOFILE).").tag(config=True)
-    tmp_mb = Int(64, help="Size of the kernel's private /tmp, MiB.").tag(config=True)
-    output_kb = Int(1024, help="Output kept per notebook, KiB; the rest is dropped with a note.").tag(config=True)
-    notebook_mb = Int(20, help="Largest notebook accepted for grading, MiB.").tag(config=True)
-
-
-def _default(name: str) -> int:
-    return Sandbox.class_traits()[name].default_value
-
-
-@dataclass(frozen=True)
-class Policy:
-    """What one grading worker hands every kernel it starts (plain data: it goes to the
-    zygote as JSON). The limits default to Sandbox's."""
-
-    cell_timeout: int = _default("cell_timeout")
-    notebook_timeout: int = _default("notebook_timeout")
-    memory_mb: int = _default("memory_mb")
-    cpu_seconds: int = _default("cpu_seconds")
-    processes: int = _default("processes")
-    file_size_mb: int = _default("file_size_mb")
-    open_files: int = _default("open_files")
-    tmp_mb: int = _default("tmp_mb")
-    output_kb: int = _default("output_kb")
-    readable: tuple[str, ...] = ()  # bound read-only besides the system folders
-    seeds: str = ""
-    layers: tuple[str, ...] = tuple(LAYERS)  # those to apply (what probe() found possible)
-
-    @classmethod
-    def from_config(cls, config, *, readable: list[str], seeds: str, layers: tuple[str, ...]) -> Policy:
-        limits = Sandbox(config=config)
-        names = [f.name for f in fields(cls) if limits.has_trait(f.name)]
-        return cls(**{n: getattr(limits, n) for n in names}, readable=tuple(readable), seeds=seeds, layers=layers)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> Policy:
-        data = json.loads(text)
-        data["readable"] = tuple(data["readable"])
-        data["layers"] = tuple(data["layers"])
-        return cls(**data)
-
-
-@dataclass
-class KernelSpec:
-    """One kernel's sandbox: its policy, its working folder and its private folder (the
-    connection file and ZeroMQ sockets)."""
-
-    policy: Policy
-    cwd: str
-    private: str
-    env: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps({"policy": self.policy.to_json(), "cwd": self.cwd, "private": self.private, "env": self.env})
-
-    @classmethod
-    def from_json(cls, text: str) -> KernelSpec:
-        data = json.loads(text)
-        return cls(policy=Policy.from_json(data["policy"]), cwd=data["cwd"], private=data["private"],
-                   env=data.get("env", {}))
-
 
 # --- system calls ------------------------------------------------------------------------
 
@@ -171,61 +80,6 @@ def _prctl(option: int, value: int) -> None:
     _call(_libc.prctl(option, value, 0, 0, 0), f"prctl {option}")
 
 
-# --- what a kernel may see ---------------------------------------------------------------
-
-SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
-DEVICES = ("null", "zero", "full", "random", "urandom")
-
-
-def python_paths() -> list[str]:
-    """The folders a fresh kernel of this Python imports from: the installation, the
-    virtual environment, folders named in its .pth files (an editable install's source
-    folder among them) and coursekit's own. Not this process's sys.path, which may hold
-    whatever its caller added (pytest adds tests/)."""
-    import site
-
-    import coursekit
-
-    found = {sys.base_prefix, sys.prefix, sys.exec_prefix, str(Path(coursekit.__file__).resolve().parent.parent)}
-    for packages in site.getsitepackages():
-        for pth in Path(packages).glob("*.pth"):
-            try:
-                lines = pth.read_text(encoding="utf-8", errors="replace").splitlines()
-            except OSError:
-                continue
-            found.update(line.strip() for line in lines if line.startswith("/"))
-    folders = sorted(os.path.realpath(p) for p in found if os.path.isdir(p))
-    return [p for i, p in enumerate(folders) if not any(_within(p, q) for q in folders[:i])]
-
-
-def _within(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
-
-
-def readable_paths(course_root: str | Path, extra: list[str] = ()) -> list[str]:
-    """Python's folders, minus any that would expose the course itself.
-
-    A folder is refused if it holds the course root (it would show solutions/ and the
-    gradebook), or lies inside the course anywhere but its `.venv`, `src` or `seeds`
-    (e.g. `tests/`, which pytest puts on sys.path).
-    """
-    root = os.path.realpath(course_root)
-    allowed_inside = [os.path.join(root, name) for name in (".venv", "venv", "src", "seeds")]
-    keep = []
-    for path in [*python_paths(), *extra]:
-        if _within(root, path) or _looks_like_a_course(path):
-            continue
-        if _within(path, root) and not any(_within(path, ok) for ok in allowed_inside):
-            continue
-        keep.append(path)
-    return keep
-
-
-def _looks_like_a_course(path: str) -> bool:
-    """A folder (or a parent of one) that holds a course: never shown to a kernel."""
-    return any(os.path.exists(os.path.join(path, name)) for name in ("nbgrader_config.py", "solutions"))
-
-
 # --- the layers, in the kernel's own process -------------------------------------------------
 
 NEW_ROOT = os.path.join(tempfile.gettempdir(), "coursekit-sandbox-root")
@@ -243,9 +97,9 @@ def enter(spec: KernelSpec) -> None:
     # The kernel cannot see the grader's process (own PID namespace), so it cannot watch
     # it; instead each sandbox process dies with its parent, down to the kernel.
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    # Without root, the namespaces are made inside a user namespace. COURSEKIT_SANDBOX_USERNS=1
+    # Without root, the namespaces are made inside a user namespace; c.Sandbox.user_namespace
     # takes that path even as root (the tests use it to exercise it).
-    root_user = os.geteuid() == 0 and os.environ.get("COURSEKIT_SANDBOX_USERNS") != "1"
+    root_user = os.geteuid() == 0 and not policy.user_namespace
     switch = root_user and "user" in layers  # to a user of its own
     uid = UID_BASE + os.getpid() if switch else os.getuid()
     gid = uid if switch else os.getgid()
@@ -432,41 +286,19 @@ def _seed_matplotlib_cache(inside: str, uid: int | None, gid: int) -> None:
         _chown_tree(target, uid, gid)
 
 
-def kernel_environment(env: dict[str, str], policy: Policy) -> dict[str, str]:
-    """The kernel's environment: the grader's, with home and caches in the private /tmp and
-    nothing that names the grader's own folders or secrets."""
-    keep = {k: v for k, v in env.items() if k in KEEP_ENV or k.startswith(("JPY_", "LC_", "PYDEVD_"))}
-    keep.pop("JPY_PARENT_PID", None)  # not visible from the kernel's PID namespace
-    keep.update({
-        "HOME": "/tmp", "USER": "student", "LOGNAME": "student", "TMPDIR": "/tmp",
-        "MPLCONFIGDIR": "/tmp/matplotlib", "IPYTHONDIR": "/tmp/ipython", "XDG_CACHE_HOME": "/tmp/cache",
-        "JUPYTER_CONFIG_DIR": "/tmp/jupyter", "JUPYTER_DATA_DIR": "/tmp/jupyter/data",
-        "JUPYTER_RUNTIME_DIR": "/tmp/jupyter/runtime", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-    })
-    if policy.seeds:
-        keep["COURSEKIT_SEEDS"] = policy.seeds
-    return keep
-
-
-KEEP_ENV = {"PATH", "LANG", "LANGUAGE", "TZ", "TERM", "PYTHONHASHSEED", "PYTHONIOENCODING", "PYTHONUTF8",
-            "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE"}
-
-
 # --- what this machine can do ------------------------------------------------------------
 
 
-def probe() -> dict[str, str]:
+def probe(wanted: list[str] | tuple[str, ...] | None = None) -> dict[str, str]:
     """Which layers this machine can apply: {layer: "" if available, else the reason}.
 
-    Tried for real in a throwaway child process, never assumed. COURSEKIT_SANDBOX_LAYERS
-    (comma-separated layer names) narrows the set, to run or test without some layers.
+    Tried for real in a throwaway child process, never assumed. `wanted` (c.Sandbox.layers)
+    narrows the set, to run or test without some layers.
     """
-    wanted = os.environ.get("COURSEKIT_SANDBOX_LAYERS")
     result = {}
     for layer in LAYERS:
-        if wanted is not None and layer not in {w.strip() for w in wanted.split(",")}:
-            result[layer] = "turned off by COURSEKIT_SANDBOX_LAYERS"
+        if wanted is not None and layer not in wanted:
+            result[layer] = "turned off by c.Sandbox.layers"
         else:
             result[layer] = _try_layer(layer)
     return result
@@ -517,12 +349,12 @@ def describe(missing: dict[str, str]) -> str:
     return "sandbox: MISSING " + "; ".join(f"{k} ({LAYERS[k]}): {v}" for k, v in absent.items())
 
 
-# --- cold start: `python -m coursekit.sandbox SPEC -- KERNEL COMMAND` -----------------------
+# --- cold start: `python -m coursekit.grader.isolation.sandbox SPEC -- KERNEL COMMAND` -----------------------
 
 
 def main(argv: list[str]) -> None:
     if len(argv) < 3 or argv[1] != "--":
-        sys.exit("usage: python -m coursekit.sandbox SPEC_JSON -- KERNEL COMMAND")
+        sys.exit("usage: python -m coursekit.grader.isolation.sandbox SPEC_JSON -- KERNEL COMMAND")
     spec = KernelSpec.from_json(argv[0])
     if os.getpgrp() != os.getpid():
         os.setsid()

@@ -14,55 +14,14 @@ from pathlib import Path
 import nbformat
 
 from coursekit import notebooks
-from coursekit.grading import Course, Workspace, generate_release, read_test_scores
+from coursekit.grader import cells
+from coursekit.grader.answers import Variant, fill_answers, load_variants, solution_answers
+from coursekit.grader.build import generate_release
+from coursekit.grader.course import Course, Workspace, notebooks_in, scratch_workspace
+from coursekit.grader.gradebook import read_test_scores
+from coursekit.grader.pipeline import Run, grade_class
 
-SOLUTION_DELIMITERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One answer to one graded function, known to be right or wrong."""
-
-    path: Path
-    function: str  # the answer cell's grade_id; its test is test_<function>
-    right: bool
-
-    @property
-    def source(self) -> str:
-        return self.path.read_text(encoding="utf-8")
-
-    @property
-    def why(self) -> str:
-        first = self.source.splitlines()[0] if self.source else ""
-        return first.lstrip("# ").split(":", 1)[-1].strip()
-
-
-def load_variants(folder: Path) -> dict[str, list[Variant]]:
-    """`<folder>/<function>/{right,wrong}_*.py`, by function."""
-    found: dict[str, list[Variant]] = {}
-    if not folder.is_dir():
-        return found
-    for function_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-        for path in sorted(function_dir.glob("*.py")):
-            if path.name.startswith(("right_", "wrong_")):
-                found.setdefault(function_dir.name, []).append(
-                    Variant(path=path, function=function_dir.name, right=path.name.startswith("right_"))
-                )
-    return found
-
-
-def solution_answers(solution: nbformat.NotebookNode) -> dict[str, str]:
-    """The instructor's code answers, delimiter lines removed, by grade_id."""
-    answers = {}
-    for cell in solution.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution") and cell.cell_type == "code":
-            lines = [
-                line for line in cell.source.splitlines()
-                if line.strip() not in SOLUTION_DELIMITERS
-            ]
-            answers[meta["grade_id"]] = "\n".join(lines)
-    return answers
+__all__ = ["GateReport", "Variant", "check", "check_assignment", "load_variants", "solution_answers"]
 
 
 @dataclass
@@ -94,16 +53,10 @@ def _submissions(
     one, wrong #2 in the next...) because each test cell only calls its own function;
     that keeps the gate to a handful of kernels per assignment.
     """
-    solution_paths = sorted((course.solutions / assignment_id).glob("*.ipynb"))
+    solution_paths = notebooks_in(course.solutions / assignment_id)
     releases = {p.name: notebooks.read(release_dir / p.name) for p in solution_paths}
     solutions = {p.name: notebooks.read(p) for p in solution_paths}
-    tests_of = {
-        name: {
-            notebooks.grade_id(c) for c in nb.cells
-            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
-        }
-        for name, nb in solutions.items()
-    }
+    tests_of = {name: {cells.grade_id(c) for c in nb.cells if cells.is_test(c)} for name, nb in solutions.items()}
     all_tests = set().union(*tests_of.values())
     answers = {name: solution_answers(nb) for name, nb in solutions.items()}
     out = [
@@ -126,7 +79,7 @@ def _submissions(
                         chosen[function] = vs[rank].source
                         if not right:
                             expectation.lose_marks[f"test_{function}"] = str(vs[rank].path)
-                filled[name] = notebooks.fill_answers(release, chosen)
+                filled[name] = fill_answers(release, chosen)
             expectation.full_marks = all_tests - set(expectation.lose_marks)
             out.append((student, filled, expectation))
     return out
@@ -139,25 +92,19 @@ def check_assignment(
     release_dir = generate_release(course, workspace, assignment_id)
     variants = load_variants(fixtures / "variants" / assignment_id)
     plan = _submissions(course, assignment_id, release_dir, variants)
+    handed_in = workspace.root / "handed-in"
     for student, filled, _ in plan:
-        target = workspace.submitted / student / assignment_id
+        target = handed_in / student / assignment_id
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
         for name, nb in filled.items():
             (target / name).write_text(notebooks.dumps(nb), encoding="utf-8")
-    # The same parallel nbgrader autograde as `coursekit grade` (proven equal to stock
-    # sequential nbgrader by tests/test_autograde.py), so the gate takes seconds, not minutes.
-    from coursekit import autograde
-
-    autograde.prepare_gradebook(workspace.gradebook)
-    state = autograde.State(workspace.root / "grading-state.db")
-    try:
-        tasks, _ = autograde.plan(workspace=workspace, assignments=[assignment_id], state=state, force=True)
-        outcomes = autograde.run(tasks, settings=autograde.settings_for(course, workspace, feedback=False),
-                                 state=state, workers=workers)
-    finally:
-        state.close()
-    broken = {o.task.student: o.error for o in outcomes if not o.success}
+    # The same grading path as `coursekit grade` (proven equal to stock sequential nbgrader
+    # by the autograde tests), so the gate takes seconds, not minutes. The release is the
+    # one just generated, which the gate's notebooks were filled from.
+    result = grade_class(course=course, submissions=handed_in, workspace=workspace, assignments=[assignment_id],
+                         run=Run(workers=workers, force=True, feedback=False, export=False, release=False))
+    broken = {o.task.student: o.error for o in result.failed}
     scores: dict[str, dict[str, tuple[float, float]]] = {}
     for row in read_test_scores(workspace.gradebook, assignment_id):
         scores.setdefault(row.student, {})[row.test] = (row.score, row.max_score)
@@ -188,14 +135,14 @@ def check_assignment(
 
 def check(*, course: Course, fixtures: Path | None = None, assignments: list[str] | None = None) -> list[GateReport]:
     """Run the gate on every assignment (or the ones named); a throwaway gradebook each time."""
-    fixtures = fixtures or course.root / "tests" / "fixtures"
-    wanted = [course.assignment(a) for a in assignments] if assignments else course.assignments()
+    fixtures = fixtures or course.fixtures
+    wanted = course.wanted(assignments)
     reports = []
     for assignment_id in wanted:
         # One workspace per assignment: checks of different assignments never share files.
         root = course.build_dir / "gate" / assignment_id
         shutil.rmtree(root, ignore_errors=True)
-        workspace = Workspace(root=root, gradebook=root / "gradebook.db")
+        workspace = scratch_workspace(root)
         reports.append(
             check_assignment(course=course, assignment_id=assignment_id, fixtures=fixtures, workspace=workspace)
         )

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import nbformat
 import pytest
+from traitlets.config import Config
 
-from coursekit.execute import INCIDENTS_KEY, SafeExecute
+from coursekit.grader.execution.safe_execute import INCIDENTS_KEY, SafeExecute
 
 
 def _cell(source: str, kind: str, grade_id: str):
@@ -17,10 +18,13 @@ def _cell(source: str, kind: str, grade_id: str):
     return nbformat.v4.new_code_cell(source, metadata={"nbgrader": meta})
 
 
-def _run(tmp_path, cells, **settings):
+def _run(tmp_path, cells, guard=True, **limits):
+    """Run `cells` through SafeExecute with these c.Sandbox limits (cell_timeout, ...)."""
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    executor = SafeExecute(**{"timeout": 10, "notebook_timeout": 60, **settings})
+    config = Config({"Sandbox": {"cell_timeout": 10, "notebook_timeout": 60, **limits},
+                     "SafeExecute": {"guard": guard}})
+    executor = SafeExecute(config=config)
     nb, _ = executor.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
     return nb
 
@@ -100,6 +104,6 @@ def test_a_crash_keeps_what_was_earned_before_it(tmp_path):
 def test_the_notebook_budget_stops_a_slow_notebook(tmp_path):
     slow = "import time\ntime.sleep(3)\n"
     nb = _run(tmp_path, [_cell(slow, "answer", f"a{i}") for i in range(4)] + [_cell("pass", "test", "t")],
-              timeout=10, notebook_timeout=5)
+              cell_timeout=10, notebook_timeout=5)
     assert _errors(nb.cells[-1]) == ["NotRun"]
     assert any("notebook time limit (5 s)" in i for i in nb.metadata[INCIDENTS_KEY]["incidents"])

@@ -8,7 +8,9 @@ import zipfile
 import pytest
 from conftest import ROOT
 
-from coursekit import grading
+from coursekit.grader import collect
+from coursekit.grader.course import Course, instructor_workspace
+from coursekit.grader.errors import CourseError
 
 
 @pytest.fixture
@@ -28,8 +30,8 @@ def lms_zip(tmp_path):
 
 def test_lms_zip_is_laid_out_per_student_and_assignment(lms_zip, tmp_path):
     """Are Canvas-style names, re-submissions and laid-out folders all sorted correctly?"""
-    course = grading.Course.at(ROOT)
-    folder, rejected = grading.unpack_lms_zip(course=course, archive=lms_zip, target=tmp_path / "out")
+    course = Course.at(ROOT)
+    folder, rejected = collect.unpack_lms_zip(course=course, archive=lms_zip, target=tmp_path / "out")
     found = sorted(str(p.relative_to(folder)) for p in folder.rglob("*.ipynb"))
     assert found == [
         "ada/01-reading-the-source/01-reading-the-source.ipynb",
@@ -45,9 +47,9 @@ def test_lms_zip_is_laid_out_per_student_and_assignment(lms_zip, tmp_path):
 
 def test_collect_accepts_the_zip_directly(lms_zip, course_copy):
     """Does collect() take the zip itself and put the notebooks where nbgrader looks?"""
-    course = grading.Course.at(course_copy)
-    workspace = grading.instructor_workspace(course)
-    collected = grading.collect(course=course, submissions=lms_zip, workspace=workspace)
+    course = Course.at(course_copy)
+    workspace = instructor_workspace(course)
+    collected = collect.collect(course=course, submissions=lms_zip, workspace=workspace)
     assert set(collected.accepted) == {("ada", "01-reading-the-source"), ("chloe", "01-reading-the-source"),
                                        ("dev", "02-extracting-claims")}
     assert len(collected.rejected) == 3
@@ -58,5 +60,5 @@ def test_a_broken_zip_is_one_clear_error(tmp_path):
     """Is a file that is not a zip named, with the cause?"""
     bad = tmp_path / "download.zip"
     bad.write_bytes(b"not a zip")
-    with pytest.raises(grading.CourseError, match=r"download.zip: not a readable zip file"):
-        grading.unpack_lms_zip(course=grading.Course.at(ROOT), archive=bad, target=tmp_path / "out")
+    with pytest.raises(CourseError, match=r"download.zip: not a readable zip file"):
+        collect.unpack_lms_zip(course=Course.at(ROOT), archive=bad, target=tmp_path / "out")

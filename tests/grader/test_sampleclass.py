@@ -6,12 +6,14 @@ from collections import Counter
 
 from conftest import ROOT
 
-from coursekit import grading, notebooks, sampleclass
+from coursekit import notebooks
+from coursekit.grader import sampleclass
+from coursekit.grader.course import Course
 
 
 def test_synthetic_class_is_reproducible_and_varied():
     """Same seed, same class; and does it mix right, wrong, blank and erroring answers?"""
-    course = grading.Course.at(ROOT)
+    course = Course.at(ROOT)
     fixtures = ROOT / "tests" / "fixtures"
     first = sampleclass.synthetic_class(course=course, fixtures=fixtures, students=30, seed=7)
     assert first == sampleclass.synthetic_class(course=course, fixtures=fixtures, students=30, seed=7)

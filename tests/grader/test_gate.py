@@ -7,18 +7,18 @@ import shutil
 import pytest
 from conftest import ROOT, assignment_ids
 
-from coursekit import gate
-from coursekit.grading import Course
+from coursekit.grader import answers, gate
+from coursekit.grader.course import Course
 
 
 @pytest.mark.parametrize("assignment_id", assignment_ids())
 def test_every_graded_function_has_enough_variants(assignment_id):
     """At least three known-wrong and two known-right answers for every graded function?"""
-    variants = gate.load_variants(ROOT / "tests" / "fixtures" / "variants" / assignment_id)
+    variants = answers.load_variants(ROOT / "tests" / "fixtures" / "variants" / assignment_id)
     (solution,) = (ROOT / "solutions" / assignment_id).glob("*.ipynb")
     from coursekit import notebooks
 
-    functions = set(gate.solution_answers(notebooks.read(solution)))
+    functions = set(answers.solution_answers(notebooks.read(solution)))
     assert set(variants) == functions
     for function, found in variants.items():
         assert sum(not v.right for v in found) >= 3, function
@@ -34,7 +34,7 @@ def test_release_gate_passes(course_copy, assignment_id):
     """Solution full marks, blank zero, every wrong variant loses, every right one keeps?"""
     (report,) = gate.check(course=Course.at(course_copy), assignments=[assignment_id])
     assert report.failures == []
-    variants = gate.load_variants(course_copy / "tests" / "fixtures" / "variants" / assignment_id)
+    variants = answers.load_variants(course_copy / "tests" / "fixtures" / "variants" / assignment_id)
     assert report.checked >= 2 + 3 + 2
     assert variants
 

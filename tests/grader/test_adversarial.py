@@ -4,8 +4,9 @@ Each case in tests/fixtures/adversarial/cases.json is a submission with the scor
 earn (or None: refused before grading) and a pattern its one-line reason must match. The
 class is graded once, sandboxed, with tight limits; then every case, every honest
 student, the gradebook, the network and the process table are checked. A second test
-grades a few of the same attacks with the sandbox off and shows that they do succeed
-there, so the first test is not passing by accident.
+grades a few of the same attacks with the sandbox off and shows that those the sandbox
+stops do succeed there, so the first test is not passing by accident, while those
+SafeExecute stops (its guard) still fail: it runs with or without the sandbox.
 """
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ import threading
 from pathlib import Path
 
 import pytest
+from builders import adversarial_cases, adversarial_class
+from conftest import ROOT
 
-from coursekit import sampleclass
-from coursekit.grading import Course, grade, read_assignment_scores
+from coursekit.grader import sampleclass
+from coursekit.grader.course import Course, instructor_workspace
+from coursekit.grader.gradebook import read_assignment_scores
+from coursekit.grader.pipeline import grade
+from coursekit.grader.report import write_report
 
-ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 # Where adv-network connects (fixed in its code). Not 127.0.0.1: the kernels and Jupyter
 # servers of other tests bind random ports there, and one may hold this one.
@@ -75,7 +80,7 @@ class Listener:
 
 
 def _class_folder(course: Course, target: Path, students: list[str] | None = None, address: str = "") -> Path:
-    for relative, data in sampleclass.adversarial_class(course=course, fixtures=FIXTURES).items():
+    for relative, data in adversarial_class(course=course, fixtures=FIXTURES).items():
         if students is None or relative.parts[0] in students:
             path = target / relative
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,7 +97,7 @@ def test_adversarial_class_gets_what_it_earned_and_harms_nobody(course_copy, tmp
     folder = _class_folder(course, tmp_path / "class")
     for student in (FIXTURES / "submissions").iterdir():  # the honest students, around them
         shutil.copytree(student, folder / student.name)
-    cases = sampleclass.adversarial_cases(FIXTURES)
+    cases = adversarial_cases(FIXTURES)
     listener = Listener(ADDRESS)
     try:
         result = grade(course=course, submissions=folder)
@@ -100,7 +105,7 @@ def test_adversarial_class_gets_what_it_earned_and_harms_nobody(course_copy, tmp
         listener.close()
 
     assert result.protections.startswith("sandbox: all protections on"), result.protections
-    reasons = {(r["student"], r["assignment"]): r for r in result.reasons}
+    reasons = {(r.student, r.assignment): r.row() for r in result.reasons}
     problems = []
     for case in cases:
         key = (case["student"], case["assignment"])
@@ -137,10 +142,7 @@ def test_adversarial_class_gets_what_it_earned_and_harms_nobody(course_copy, tmp
     assert "adv-write-gradebook,100" not in (course.build_dir / "grades.csv").read_text()
 
     # The class report lists the flagged hand-ins with their reasons.
-    from coursekit.report import write_report
-
-    page = write_report(gradebook=course.gradebook, autograded_dir=course.build_dir / "autograded",
-                        assignments=course.assignments(), out_dir=course.build_dir / "report")["html"].read_text()
+    page = write_report(workspace=instructor_workspace(course), assignments=course.assignments()).html.read_text()
     assert "Flagged submissions" in page and "adv-exit" in page and "kernel died" in page
     assert "adv-not-json" in page and "refused" in page
     # adv-process-flood's sleepers died with its kernel (its PID namespace)
@@ -159,10 +161,11 @@ def _is_sleeper(cmdline: Path) -> bool:
         return False
 
 
-def test_the_same_attacks_succeed_without_the_sandbox(course_copy, tmp_path):
-    """The control: with the sandbox off, reading the solutions, patching math.isclose,
-    writing the gradebook and calling the loopback all work, so the test above would
-    notice a sandbox that stopped working."""
+def test_without_the_sandbox_its_attacks_succeed_and_safe_execute_still_guards(course_copy, tmp_path):
+    """The control: with the sandbox off, reading the solutions, writing the gradebook and
+    calling the loopback all work, so the test above would notice a sandbox that stopped
+    working. SafeExecute is no part of the sandbox: patching math.isclose still fails (the
+    guard), and the reasons still say what happened."""
     course = Course.at(course_copy)
     attackers = ["adv-read-solutions", "adv-patch-math", "adv-write-gradebook", "adv-network"]
     folder = _class_folder(course, tmp_path / "class", attackers, address="127.0.0.78")
@@ -181,5 +184,10 @@ def test_the_same_attacks_succeed_without_the_sandbox(course_copy, tmp_path):
             " JOIN submitted_notebook n ON g.notebook_id = n.id JOIN submitted_assignment s ON n.assignment_id = s.id"
             " JOIN assignment a ON s.assignment_id = a.id GROUP BY s.id"))
     assert auto[("adv-read-solutions", "01-reading-the-source")] == 12  # copied the model answer
-    assert auto[("adv-patch-math", "03-charting-troop-numbers")] == 12  # a wrong answer passed
     assert listener.received == [b"leak"]
+    # the guard, with the sandbox off: the wrong answer behind the patch earns what it earned
+    expected = {c["student"]: c for c in adversarial_cases(FIXTURES)}["adv-patch-math"]
+    assert auto[("adv-patch-math", "03-charting-troop-numbers")] == expected["expected_score"] < 12
+    reasons = {r.student: r for r in result.reasons}
+    assert re.search(expected["reason"], reasons["adv-patch-math"].text)
+    assert (course.build_dir / "reasons.csv").read_text().count("adv-") >= len(attackers)

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from coursekit.tamper import Finding, scan_notebook, scan_source, summary
+from coursekit.grader.execution.tamper import Finding, scan_notebook, scan_source, summary
 
 
 def answer_cell(source: str | list[str], grade_id: str = "answer") -> nbformat.NotebookNode:

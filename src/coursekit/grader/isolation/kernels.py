@@ -10,8 +10,9 @@ kernel manager asked for. Each notebook still runs in its own fresh process.
 
 jupyter_client has no fork-based launcher, and nbgrader's Execute preprocessor fixes its
 kernel manager class, so this hooks in where jupyter_client allows: a provisioner named
-`coursekit-fork` (entry point in pyproject.toml), selected for a grading worker through
-`JUPYTER_DEFAULT_PROVISIONER_NAME`.
+`coursekit-fork` (entry point in pyproject.toml), made the default of this process's
+provisioner factory by `use_fork_provisioner()`. What it does is set as its traits (`warm`, `policy`),
+which it reads from the configuration the kernel manager passes down from nbgrader.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import atexit
 import importlib
 import json
+import logging
 import os
 import select
 import shutil
@@ -28,11 +30,17 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass
+import traceback
 from pathlib import Path
 from typing import Any
 
-from jupyter_client.provisioning import LocalProvisioner
+from jupyter_client.provisioning import KernelProvisionerFactory, LocalProvisioner
+from traitlets import Bool, Unicode
+
+from coursekit.grader.isolation import sandbox
+from coursekit.grader.isolation.policy import KernelSpec, Policy, kernel_environment
+
+log = logging.getLogger(__name__)
 
 PROVISIONER_NAME = "coursekit-fork"
 # Imported by the zygote. Not matplotlib.pyplot: importing it fixes the backend, and the
@@ -56,9 +64,7 @@ def _become_kernel(request: dict[str, Any]) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         if request.get("sandbox"):
-            from coursekit import sandbox
-
-            sandbox.enter(sandbox.KernelSpec.from_json(request["sandbox"]))  # returns in the kernel
+            sandbox.enter(KernelSpec.from_json(request["sandbox"]))  # returns in the kernel
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.chdir(request["cwd"])
@@ -86,6 +92,8 @@ def _become_kernel(request: dict[str, Any]) -> None:
         sys.argv = [sys.executable, *argv]
         if sys.path and sys.path[0] == "":
             del sys.path[0]  # as ipykernel_launcher does
+        # Imported here, in the kernel-to-be: ipykernel is heavy and only kernels need it
+        # (the zygote has it preloaded, so this costs nothing there).
         from ipykernel.kernelapp import IPKernelApp
 
         IPKernelApp.launch_instance()
@@ -93,8 +101,6 @@ def _become_kernel(request: dict[str, Any]) -> None:
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 0
     except BaseException:
-        import traceback
-
         traceback.print_exc()
     finally:
         os._exit(code)
@@ -177,10 +183,9 @@ class Zygote:
         self.folder = tempfile.mkdtemp(prefix="coursekit-zygote-")
         self.socket_path = os.path.join(self.folder, "zygote.sock")
         self.process = subprocess.Popen(
-            [sys.executable, "-c", f"from coursekit.kernels import serve; serve({self.socket_path!r})"],
+            [sys.executable, "-c", f"from {__name__} import serve; serve({self.socket_path!r})"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
         )
-        self.children: set[int] = set()  # every kernel forked so far, for the record
         ready = self.process.stdout.readline().strip()
         if ready != "ready":
             raise RuntimeError(f"kernel zygote did not start (said {ready!r})")
@@ -201,9 +206,7 @@ class Zygote:
         return json.loads(answer) if answer else {}
 
     def fork_kernel(self, *, argv: list[str], env: dict[str, str], cwd: str, sandbox: str = "") -> int:
-        pid = int(self._ask({"argv": argv, "env": env, "cwd": cwd, "sandbox": sandbox})["pid"])
-        self.children.add(pid)
-        return pid
+        return int(self._ask({"argv": argv, "env": env, "cwd": cwd, "sandbox": sandbox})["pid"])
 
     def exit_status(self, pid: int) -> int:
         return int(self._ask({"op": "status", "pid": pid}).get("status", -1))
@@ -261,14 +264,18 @@ class ForkedKernelProcess:
 
 class ForkProvisioner(LocalProvisioner):
     """LocalProvisioner, except that the kernel may be forked from the warm zygote instead
-    of executed, and may be put in the sandbox (coursekit.sandbox) first. What a grading
-    worker wants is set once per process with `configure()`."""
+    of executed, and may be put in the sandbox (coursekit.grader.isolation.sandbox) first.
+    With neither, it starts an ordinary kernel, as LocalProvisioner does."""
 
-    spec = None  # this kernel's sandbox.KernelSpec, if sandboxed
+    warm = Bool(False, help="Fork kernels from a zygote that has imported pandas and matplotlib.").tag(config=True)
+    policy = Unicode("", help="The sandbox Policy as JSON (set by the grading worker); empty: no sandbox."
+                     ).tag(config=True)
+
+    spec = None  # this kernel's KernelSpec, if sandboxed
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         km = self.parent
-        if SETTINGS.policy is not None and km is not None:
+        if self.policy and km is not None:
             # A sandboxed kernel has no network, so it talks over Unix sockets (ZeroMQ ipc)
             # in a private folder that only it and this process can reach.
             self.private = tempfile.mkdtemp(prefix="coursekit-kernel-")
@@ -286,16 +293,15 @@ class ForkProvisioner(LocalProvisioner):
         cmd = list(cmd)
         cmd[0] = shutil.which(cmd[0], path=env.get("PATH")) or cmd[0]
         spec_json = ""
-        if SETTINGS.policy is not None:
-            from coursekit import sandbox
-
-            env = sandbox.kernel_environment(env, SETTINGS.policy)
+        if self.policy:
+            policy = Policy.from_json(self.policy)
+            env = kernel_environment(env, policy)
             cwd = os.path.realpath(cwd)
-            self.spec = sandbox.KernelSpec(policy=SETTINGS.policy, cwd=cwd, private=self.private, env=env)
+            self.spec = KernelSpec(policy=policy, cwd=cwd, private=self.private, env=env)
             spec_json = self.spec.to_json()
-        if not SETTINGS.warm:
+        if not self.warm:
             if spec_json:
-                cmd = [sys.executable, "-m", "coursekit.sandbox", spec_json, "--", *cmd]
+                cmd = [sys.executable, "-m", "coursekit.grader.isolation.sandbox", spec_json, "--", *cmd]
             return await super().launch_kernel(cmd, **{**kwargs, "env": env, "cwd": cwd})
         zygote = Zygote.shared()
         pid = zygote.fork_kernel(argv=cmd, env=env, cwd=cwd, sandbox=spec_json)
@@ -307,35 +313,19 @@ class ForkProvisioner(LocalProvisioner):
     async def cleanup(self, restart: bool = False) -> None:
         await super().cleanup(restart=restart)
         if self.spec is not None and not restart:
-            from coursekit import sandbox
-
             tail = sandbox.cleanup(self.spec)
             if any(word in tail for word in ("Traceback", "Error", "error:")):
-                print(f"--- kernel log ({self.spec.cwd}):\n{tail}", file=sys.stderr, flush=True)
+                log.warning("kernel log (%s):\n%s", self.spec.cwd, tail)
             self.spec = None
 
 
-@dataclass
-class Settings:
-    warm: bool = False  # fork kernels from the zygote
-    policy: Any = None  # a sandbox.Policy: sandbox every kernel
+def use_fork_provisioner(enabled: bool = True) -> None:
+    """Make every kernel this process starts from now on go through ForkProvisioner (or,
+    with `enabled=False`, jupyter_client's own again).
 
-
-SETTINGS = Settings()
-
-
-def configure(*, warm: bool = True, policy: Any = None) -> None:
-    """Make every kernel this process starts from now on go through ForkProvisioner, warm
-    and/or sandboxed (or, with neither, an ordinary jupyter_client kernel again)."""
-    from jupyter_client.provisioning import KernelProvisionerFactory
-
-    SETTINGS.warm, SETTINGS.policy = warm, policy
-    name = PROVISIONER_NAME if (warm or policy is not None) else "local-provisioner"
-    os.environ["JUPYTER_DEFAULT_PROVISIONER_NAME"] = name  # for a factory not made yet
-    KernelProvisionerFactory.instance().default_provisioner_name = name  # for one that is
-
-
-def use_forked_kernels(enabled: bool = True) -> None:
-    """Fork every kernel this process starts from the zygote, without a sandbox (or, with
-    `enabled=False`, start ordinary kernels again)."""
-    configure(warm=enabled, policy=None)
+    Set on the factory itself: jupyter_client picks a provisioner from the kernelspec or
+    the factory's default, and the factory is a process-wide singleton that nbclient
+    creates without our configuration.
+    """
+    name = PROVISIONER_NAME if enabled else "local-provisioner"
+    KernelProvisionerFactory.instance().default_provisioner_name = name
