@@ -12,12 +12,10 @@ import time
 
 import pytest
 from conftest import ROOT, coursekit
-from traitlets.config import Config
 
 from coursekit.grader import autograde, collect, commands, gradebook, pipeline, sampleclass
 from coursekit.grader.build import generate_release
 from coursekit.grader.course import Course, instructor_workspace
-from coursekit.grader.isolation import kernels
 
 
 def test_scores(gradebook, assignments):
@@ -130,34 +128,6 @@ def test_killed_halfway_then_rerun_finishes_with_every_grade_once(course_copy, h
     assert dict(rows) == dict.fromkeys(expected, 1)
     scores = {s.student: s.autograded for s in gradebook.read_assignment_scores(gradebook, [assignment_id])}
     assert scores == expected
-
-
-def test_forked_kernel_runs_code_in_a_fresh_process(tmp_path):
-    """Is a warm kernel a real, separate kernel: its own pid, the asked-for cwd, fresh state?"""
-    import nbclient
-    import nbformat
-
-    kernels.use_fork_provisioner()
-    warm = Config({"ForkProvisioner": {"warm": True}})
-    try:
-        pids, parents = [], set()
-        for _ in range(2):
-            nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-                "import os, numpy\nseen = 'x' in globals()\nx = 1\n"
-                "print(os.getpid(), os.getcwd(), seen, numpy.random.rand(), os.getppid())"
-            )])
-            nbclient.NotebookClient(nb, timeout=60, kernel_name="python3", config=warm,
-                                    resources={"metadata": {"path": str(tmp_path)}}).execute()
-            pid, cwd, seen, rand, parent = nb.cells[0].outputs[0]["text"].split()
-            assert cwd == str(tmp_path) and seen == "False"
-            pids.append((pid, rand))
-            parents.add(int(parent))
-        assert pids[0][0] != pids[1][0] != str(os.getpid())
-        assert pids[0][1] != pids[1][1], "forked kernels must not share a random state"
-        zygote = kernels.Zygote.shared()
-        assert parents == {zygote.process.pid}, "the kernels were not forked from the zygote"
-    finally:
-        kernels.use_fork_provisioner(False)
 
 
 def test_state_records_what_was_graded(tmp_path):
