@@ -114,6 +114,7 @@ def worker_settings(
     full.Autograde.autograde_preprocessors = [
         SafeExecute if step in (Execute, "nbgrader.preprocessors.Execute") else step for step in steps]
     full.ForkProvisioner.warm = warm_kernels
+    full.ForkProvisioner.log_dir = str(workspace.logs)
     if layers is not None:
         policy = Policy.from_config(full, readable=readable_paths(course.root), seeds=str(course.seeds.resolve()),
                                     layers=tuple(layers))

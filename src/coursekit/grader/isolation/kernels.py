@@ -179,23 +179,28 @@ class Zygote:
     _shared: Zygote | None = None
     _lock = threading.Lock()
 
-    def __init__(self) -> None:
+    def __init__(self, log_file: str = "") -> None:
         self.folder = tempfile.mkdtemp(prefix="coursekit-zygote-")
         self.socket_path = os.path.join(self.folder, "zygote.sock")
+        # the zygote's stderr, which its unsandboxed kernels inherit, goes to the log if given
+        stderr = open(log_file, "a", encoding="utf-8") if log_file else None  # noqa: SIM115 - handed to Popen
         self.process = subprocess.Popen(
             [sys.executable, "-c", f"from {__name__} import serve; serve({self.socket_path!r})"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, text=True,
         )
+        if stderr is not None:
+            stderr.close()  # the zygote has its own copy
         ready = self.process.stdout.readline().strip()
         if ready != "ready":
             raise RuntimeError(f"kernel zygote did not start (said {ready!r})")
         atexit.register(self.stop)
 
     @classmethod
-    def shared(cls) -> Zygote:
+    def shared(cls, log_file: str = "") -> Zygote:
+        """This process's zygote, started on first use (a process resource, like a pool)."""
         with cls._lock:
             if cls._shared is None or cls._shared.process.poll() is not None:
-                cls._shared = cls()
+                cls._shared = cls(log_file)
             return cls._shared
 
     def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -270,6 +275,8 @@ class ForkProvisioner(LocalProvisioner):
     warm = Bool(False, help="Fork kernels from a zygote that has imported pandas and matplotlib.").tag(config=True)
     policy = Unicode("", help="The sandbox Policy as JSON (set by the grading worker); empty: no sandbox."
                      ).tag(config=True)
+    log_dir = Unicode("", help="Folder of the worker's log, which unsandboxed kernels write to; "
+                               "empty: they inherit this process's output.").tag(config=True)
 
     spec = None  # this kernel's KernelSpec, if sandboxed
 
@@ -302,13 +309,21 @@ class ForkProvisioner(LocalProvisioner):
         if not self.warm:
             if spec_json:
                 cmd = [sys.executable, "-m", "coursekit.grader.isolation.sandbox", spec_json, "--", *cmd]
+            output = {}
+            if self._log_file():
+                with open(self._log_file(), "a", encoding="utf-8") as log_file:
+                    output = {"stdout": log_file, "stderr": log_file}
+                    return await super().launch_kernel(cmd, **{**kwargs, **output, "env": env, "cwd": cwd})
             return await super().launch_kernel(cmd, **{**kwargs, "env": env, "cwd": cwd})
-        zygote = Zygote.shared()
+        zygote = Zygote.shared(self._log_file())
         pid = zygote.fork_kernel(argv=cmd, env=env, cwd=cwd, sandbox=spec_json)
         self.process = ForkedKernelProcess(pid, zygote)
         self.pid = self.pgid = pid
         self.cwd = cwd
         return self.connection_info
+
+    def _log_file(self) -> str:
+        return os.path.join(self.log_dir, f"worker-{os.getpid()}.log") if self.log_dir else ""
 
     async def cleanup(self, restart: bool = False) -> None:
         await super().cleanup(restart=restart)

@@ -91,6 +91,11 @@ def enter(spec: KernelSpec) -> None:
 
     Runs as root (or, without root, inside a new user namespace); raises OSError if a
     layer the policy asks for cannot be applied.
+
+    About 80 lines, on purpose: the order of these steps is the security argument (log
+    redirected and descriptors closed, then namespaces, then the new root, then the
+    limits, then the user switch and no_new_privs, then the kernel's own limits), and
+    it is easier to check read top to bottom than spread over helpers.
     """
     policy = spec.policy
     layers = set(policy.layers)
