@@ -18,10 +18,10 @@ from coursekit.grader.build import generate_release
 from coursekit.grader.course import Course, instructor_workspace
 
 
-def test_scores(gradebook, assignments):
+def test_scores(db, assignments):
     return {
         (s.student, s.assignment, s.test): s.score
-        for a in assignments for s in gradebook.read_test_scores(gradebook, a)
+        for a in assignments for s in gradebook.read_test_scores(db, a)
     }
 
 
@@ -117,8 +117,8 @@ def test_killed_halfway_then_rerun_finishes_with_every_grade_once(course_copy, h
     rerun = coursekit("grade", str(submissions), "--assignment", assignment_id, course=course_copy)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert "unchanged since last time" in rerun.stdout
-    gradebook = course_copy / "build" / "gradebook.db"
-    with sqlite3.connect(gradebook) as db:
+    db_path = course_copy / "build" / "gradebook.db"
+    with sqlite3.connect(db_path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         rows = db.execute(
             "SELECT student.id, count(*) FROM submitted_assignment JOIN student ON student.id = "
@@ -126,7 +126,7 @@ def test_killed_halfway_then_rerun_finishes_with_every_grade_once(course_copy, h
             "WHERE assignment.name = ? GROUP BY student.id", (assignment_id,)
         ).fetchall()
     assert dict(rows) == dict.fromkeys(expected, 1)
-    scores = {s.student: s.autograded for s in gradebook.read_assignment_scores(gradebook, [assignment_id])}
+    scores = {s.student: s.autograded for s in gradebook.read_assignment_scores(db_path, [assignment_id])}
     assert scores == expected
 
 
