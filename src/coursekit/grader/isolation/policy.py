@@ -26,17 +26,15 @@ def _default(name: str) -> int:
 @dataclass(frozen=True)
 class Policy:
     """What one grading worker hands every kernel it starts (plain data: it goes to the
-    zygote as JSON). The limits default to Sandbox's."""
+    zygote as JSON): the kernel's own limits, taken from Sandbox (declared there, once;
+    the time and output limits are SafeExecute's, so they are not here)."""
 
-    cell_timeout: int = _default("cell_timeout")
-    notebook_timeout: int = _default("notebook_timeout")
     memory_mb: int = _default("memory_mb")
     cpu_seconds: int = _default("cpu_seconds")
     processes: int = _default("processes")
     file_size_mb: int = _default("file_size_mb")
     open_files: int = _default("open_files")
     tmp_mb: int = _default("tmp_mb")
-    output_kb: int = _default("output_kb")
     readable: tuple[str, ...] = ()  # bound read-only besides the system folders
     seeds: str = ""
     layers: tuple[str, ...] = tuple(LAYERS)  # those to apply (what probe() found possible)
