@@ -67,7 +67,7 @@ test-lowest: ## the tests against the oldest release of every dependency (.venv-
 	.venv-lowest/bin/python -m pip install --quiet -r build/lowest-requirements.txt
 	.venv-lowest/bin/python -m pip install --quiet --no-deps -e .
 	PATH=$(CURDIR)/.venv-lowest/bin:$$PATH .venv-lowest/bin/python -m pytest -m "not slow" tests
-	PATH=$(CURDIR)/.venv-lowest/bin:$$PATH .venv-lowest/bin/python -m pytest tests/test_grading.py tests/test_lessons.py
+	PATH=$(CURDIR)/.venv-lowest/bin:$$PATH .venv-lowest/bin/python -m pytest tests/grader/test_pipeline.py tests/test_lessons.py
 
 lint: $(STAMP) ## ruff on code and notebooks
 	ruff check src tests benchmarks tools lessons solutions exercises

@@ -19,21 +19,36 @@ c.CourseDirectory.autograded_directory = os.path.join("build", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("build", "feedback")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "build", "gradebook.db")
 
-# Feedback shows each test's result and message, never hidden test code (coursekit.feedback).
+# Student code runs in SafeExecute (coursekit.grader.execution): nbgrader's Execute with
+# the time and output limits below, crash recovery, the guard against patched test helpers
+# and the tamper scan. Chosen here, so `nbgrader autograde`, formgrader and `coursekit
+# grade` all use it, with or without the sandbox. The rest is nbgrader's own list.
+c.Autograde.autograde_preprocessors = [
+    "coursekit.grader.execution.safe_execute.SafeExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+# Feedback shows each test's result and message, never hidden test code.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "coursekit.feedback.HideHiddenTests",
+    "coursekit.grader.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
-# A cell that runs longer than this is stopped and its test scores zero (Validate in
-# JupyterLab and plain `nbgrader autograde`; `coursekit grade` uses c.Sandbox.cell_timeout).
+# Validate in JupyterLab runs nbgrader's plain Execute: a cell that runs longer than this
+# is stopped there. Grading (SafeExecute) uses c.Sandbox.cell_timeout below.
 c.ExecutePreprocessor.timeout = 60
 c.Execute.timeout = 60
 
-# `coursekit grade` and `coursekit check` run every student kernel in a sandbox: no network,
-# only its own submission and the seeds visible, a user of its own, and these limits
-# (the defaults; see docs/security.md). Plain `nbgrader autograde` does not.
+# Every limit on student code, set once (the defaults; see docs/security.md). The time and
+# output limits bind SafeExecute wherever it runs; `coursekit grade` and `coursekit check`
+# also run every student kernel in a sandbox (no network, only its own submission and the
+# seeds visible, a user of its own) with the kernel limits. Plain `nbgrader autograde` does not.
 # c.Sandbox.enabled = True
 # c.Sandbox.cell_timeout = 60       # s, wall clock per cell
 # c.Sandbox.notebook_timeout = 300  # s, wall clock per notebook

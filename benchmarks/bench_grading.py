@@ -21,7 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from coursekit import autograde, grading, notebooks, sampleclass  # noqa: E402
+from coursekit import notebooks  # noqa: E402
+from coursekit.grader import build, collect, commands, gradebook, sampleclass  # noqa: E402
+from coursekit.grader.build import generate_release  # noqa: E402
+from coursekit.grader.course import Course, Workspace, instructor_workspace  # noqa: E402
+from coursekit.grader.pipeline import Run, grade_class  # noqa: E402
 
 
 class PeakMemory:
@@ -75,15 +79,15 @@ class PeakMemory:
         self._thread.join()
 
 
-def fresh_course(target: Path) -> grading.Course:
+def fresh_course(target: Path) -> Course:
     shutil.rmtree(target, ignore_errors=True)
-    grading.Course(ROOT).copy_to(target)
-    course = grading.Course.at(target)
-    grading.build(course=course)  # the release the class answers, fresh from solutions/
+    Course(ROOT).copy_to(target)
+    course = Course.at(target)
+    build.build(course=course)  # the release the class answers, fresh from solutions/
     return course
 
 
-def write_class(course: grading.Course, students: int, out: Path) -> list[Path]:
+def write_class(course: Course, students: int, out: Path) -> list[Path]:
     made = sampleclass.synthetic_class(
         course=course, fixtures=course.root / "tests" / "fixtures", students=students
     )
@@ -93,45 +97,39 @@ def write_class(course: grading.Course, students: int, out: Path) -> list[Path]:
     return [out / r for r in made]
 
 
-def prepare(course: grading.Course, submissions: Path) -> grading.Workspace:
-    workspace = grading.instructor_workspace(course)
-    grading.collect(course=course, submissions=submissions, workspace=workspace)
+def prepare(course: Course, submissions: Path) -> Workspace:
+    workspace = instructor_workspace(course)
+    collect.collect(course=course, submissions=submissions, workspace=workspace)
     for assignment_id in course.assignments():
-        grading.generate_release(course, workspace, assignment_id)
+        generate_release(course, workspace, assignment_id)
     return workspace
 
 
-def scores_of(workspace: grading.Workspace, assignments: list[str]) -> dict:
+def scores_of(workspace: Workspace, assignments: list[str]) -> dict:
     return {
         (s.student, s.assignment, s.test): s.score
-        for a in assignments for s in grading.read_test_scores(workspace.gradebook, a)
+        for a in assignments for s in gradebook.read_test_scores(workspace.gradebook, a)
     }
 
 
-def bench_stock(course: grading.Course, workspace: grading.Workspace) -> tuple[float, int]:
+def bench_stock(course: Course, workspace: Workspace) -> tuple[float, int]:
     with PeakMemory() as memory:
         started = time.perf_counter()
         for assignment_id in course.assignments():
-            grading.run_nbgrader(course, workspace, "autograde", assignment_id, "--force",
+            commands.run_nbgrader(course, workspace, "autograde", assignment_id, "--force",
                                  log=workspace.root / "logs" / f"stock-{assignment_id}.log")
         elapsed = time.perf_counter() - started
     return elapsed, memory.peak_kib
 
 
-def bench_coursekit(course: grading.Course, workspace: grading.Workspace, workers: int | None):
-    state = autograde.State(workspace.root / "grading-state.db")
-    autograde.prepare_gradebook(workspace.gradebook)
-    tasks, _ = autograde.plan(workspace=workspace, assignments=course.assignments(), state=state, force=True)
+def bench_coursekit(course: Course, submissions: Path, workers: int | None):
+    """coursekit's one grading path, on the class `prepare` collected and released."""
     with PeakMemory() as memory:
         started = time.perf_counter()
-        outcomes = autograde.run(
-            tasks, settings=autograde.settings_for(course, workspace, feedback=False),
-            state=state, workers=workers,
-        )
+        result = grade_class(course=course, submissions=submissions, reporter=None,
+                             run=Run(workers=workers, force=True, feedback=False, export=False, release=False))
         elapsed = time.perf_counter() - started
-    state.close()
-    failed = [o for o in outcomes if not o.success]
-    return elapsed, memory.peak_kib, outcomes, failed
+    return elapsed, memory.peak_kib, result.seconds, result.failed
 
 
 def bench_floor(paths: list[Path], sample: int) -> list[float]:
@@ -172,14 +170,14 @@ def main(argv: list[str] | None = None) -> int:
 
     stock_s, stock_mem = bench_stock(stock_course, stock_ws)
     print(f"stock nbgrader autograde (sequential): {stock_s:8.1f} s")
-    ours_s, ours_mem, outcomes, failed = bench_coursekit(ours_course, ours_ws, args.workers)
+    ours_s, ours_mem, task_seconds, failed = bench_coursekit(ours_course, submissions, args.workers)
     workers = args.workers or os.cpu_count()
     print(f"coursekit grade ({workers} workers):        {ours_s:8.1f} s")
     floor = bench_floor(paths, args.floor_sample)
 
     assignments = stock_course.assignments()
     same = scores_of(stock_ws, assignments) == scores_of(ours_ws, assignments)
-    worker_time = statistics.mean(o.seconds for o in outcomes)
+    worker_time = statistics.mean(task_seconds.values())
     floor_median = statistics.median(floor)
     results = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",

@@ -1,17 +1,28 @@
-"""Shared fixtures: the repository root and throwaway copies of the course."""
+"""Shared fixtures: the repository root, throwaway copies of the course, and the one way
+the tests run the `coursekit` command."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from coursekit.grader.course import Course
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def copy_course(target: Path) -> Path:
-    from coursekit.grading import Course
+def coursekit(*args: str, course: Path = ROOT, **kwargs) -> subprocess.CompletedProcess:
+    """Run `coursekit --course COURSE ARGS...` as a user would; output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "coursekit.cli", "--course", str(course), *args],
+        capture_output=True, text=True, **kwargs,
+    )
 
+
+def copy_course(target: Path) -> Path:
     return Course(ROOT).copy_to(target)
 
 
@@ -26,8 +37,6 @@ def assignment_ids() -> list[str]:
 
 
 def committed_notebooks() -> list[Path]:
-    import subprocess
-
     listed = subprocess.run(
         ["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True, check=False
     ).stdout.split()

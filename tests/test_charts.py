@@ -8,18 +8,17 @@ import dataclasses
 import pickle
 import re
 import shutil
-import subprocess
-import sys
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import ROOT, coursekit
 from matplotlib.artist import Artist
 from matplotlib.offsetbox import AnchoredText
 
-from coursekit import charts, gate, grading, notebooks, sampleclass
+from coursekit import charts, notebooks
+from coursekit.grader import answers, gradebook, sampleclass
 
 ASSIGNMENT = "03-charting-troop-numbers"
 DATES = pd.to_datetime(["1999-06-12", "2002-03-01", "2003-06-15", "2003-12-31", "2023-09-29"])
@@ -368,10 +367,10 @@ def _test_cell_namespace():
     exec(cells["setup"].replace("%matplotlib inline", ""), namespace)  # noqa: S102
     test_source = cells["test_plot_troops"].split("check_troop_chart(SERIES, show=True)")[0]
     exec(test_source, namespace)  # noqa: S102 - defines SERIES and check_troop_chart
-    return namespace, gate.solution_answers(solution)["plot_troops"]
+    return namespace, answers.solution_answers(solution)["plot_troops"]
 
 
-PLOT_VARIANTS = gate.load_variants(ROOT / "tests" / "fixtures" / "variants" / ASSIGNMENT)["plot_troops"]
+PLOT_VARIANTS = answers.load_variants(ROOT / "tests" / "fixtures" / "variants" / ASSIGNMENT)["plot_troops"]
 
 
 @pytest.mark.parametrize("variant", PLOT_VARIANTS, ids=lambda v: v.path.stem)
@@ -404,12 +403,6 @@ def test_plot_troops_check_passes_the_solution():
 # --- the feedback an instructor and a student see -----------------------------------------
 
 
-def coursekit(*args, course):
-    return subprocess.run(
-        [sys.executable, "-m", "coursekit.cli", "--course", str(course), *args],
-        capture_output=True, text=True,
-    )
-
 
 @pytest.mark.slow
 def test_feedback_html_embeds_each_students_chart(course_copy, tmp_path):
@@ -428,7 +421,7 @@ def test_feedback_html_embeds_each_students_chart(course_copy, tmp_path):
         in sampleclass.expected_scores(course_copy / "tests" / "fixtures" / "answers").items()
         if assignment == ASSIGNMENT
     }
-    graded = grading.read_assignment_scores(course_copy / "build" / "gradebook.db", [ASSIGNMENT])
+    graded = gradebook.read_assignment_scores(course_copy / "build" / "gradebook.db", [ASSIGNMENT])
     assert {s.student: s.autograded for s in graded} == expected
 
     plain_alt = "The chart that plot_troops drew for the article's series"

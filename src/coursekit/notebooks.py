@@ -14,12 +14,14 @@ from pathlib import Path
 
 import nbformat
 
+from coursekit.errors import CoursekitError
+
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 # Front-end state that changes when a notebook is merely opened; never worth a diff.
 VOLATILE_CELL_METADATA = ("collapsed", "scrolled", "execution", "ExecuteTime", "trusted")
 
 
-class NotebookError(ValueError):
+class NotebookError(CoursekitError, ValueError):
     """A notebook file that cannot be read as a notebook."""
 
 
@@ -110,61 +112,6 @@ def problems(path: str | os.PathLike[str]) -> list[str]:
     return found
 
 
-def mend_clashes(nb: dict) -> list[str]:
-    """Make a hand-in with repeated cell ids or nbgrader grade ids gradable; say what changed.
-
-    A student who copies or splits a cell in some editors hands in two cells with one id,
-    which nbformat and nbgrader refuse (nbgrader's own DeduplicateIds leaves the earlier
-    copy with empty metadata, and then stops on it as "an old version of the metadata
-    format"). As nbgrader intends, the last cell with a grade id is the graded one; earlier
-    copies become ordinary cells that still run in their place; repeated cell ids get a
-    suffix.
-    """
-    notes = []
-    seen: set[str] = set()
-    for cell in nb["cells"]:
-        cell_id = cell.get("id")
-        if cell_id is None:
-            continue
-        if cell_id in seen:
-            number = 2
-            while f"{cell_id}-{number}" in seen:
-                number += 1
-            cell["id"] = f"{cell_id}-{number}"
-            notes.append(f"cell id {cell_id!r} repeated; renamed {cell['id']!r}")
-        seen.add(cell["id"])
-    graded: set[str] = set()
-    for cell in reversed(nb["cells"]):
-        grade = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if grade is None:
-            continue
-        if grade in graded:
-            del cell["metadata"]["nbgrader"]
-            notes.append(f"grade id {grade!r} repeated; the last such cell is graded, earlier ones run as plain cells")
-        graded.add(grade)
-    return notes
-
-
 def grade_id(cell: nbformat.NotebookNode) -> str | None:
     """The nbgrader grade_id of a cell, or None for an ordinary cell."""
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def fill_answers(nb: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat.NotebookNode:
-    """A copy of a student notebook with the answer cells named in `answers` replaced.
-
-    This is how the test fixtures turn the release into a student's submission: every
-    key must be the grade_id of an answer cell (nbgrader `solution: true`).
-    """
-    nb = copy.deepcopy(nb)
-    answer_cells = {
-        grade_id(cell): cell
-        for cell in nb.cells
-        if cell.get("metadata", {}).get("nbgrader", {}).get("solution")
-    }
-    unknown = sorted(set(answers) - set(answer_cells))
-    if unknown:
-        raise KeyError(f"no answer cell with grade_id {', '.join(unknown)}")
-    for key, source in answers.items():
-        answer_cells[key].source = source.rstrip("\n")
-    return nb

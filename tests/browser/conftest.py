@@ -160,10 +160,11 @@ def _write_lab_settings(config_dir: Path) -> None:
 def _write_solved_exercise(course: Path) -> Path:
     """A student's finished copy of the exercise: the instructor's code answers, and the
     written answers of the sample class's model student (Validate fails a blank written answer)."""
-    from coursekit import gate, notebooks
+    from coursekit import notebooks
+    from coursekit.grader.answers import fill_answers, solution_answers
 
     release = notebooks.read(course / "exercises" / EXERCISE / f"{EXERCISE}.ipynb")
-    answers = gate.solution_answers(notebooks.read(course / "solutions" / EXERCISE / f"{EXERCISE}.ipynb"))
+    answers = solution_answers(notebooks.read(course / "solutions" / EXERCISE / f"{EXERCISE}.ipynb"))
     model_student = json.loads(
         (course / "tests" / "fixtures" / "answers" / EXERCISE / "ada.json").read_text(encoding="utf-8")
     )
@@ -172,7 +173,7 @@ def _write_solved_exercise(course: Path) -> Path:
         if cell.cell_type == "markdown" and meta.get("solution"):
             answers[meta["grade_id"]] = model_student[meta["grade_id"]]
     target = course / SOLVED_EXERCISE
-    target.write_text(notebooks.dumps(notebooks.fill_answers(release, answers)), encoding="utf-8")
+    target.write_text(notebooks.dumps(fill_answers(release, answers)), encoding="utf-8")
     return target
 
 

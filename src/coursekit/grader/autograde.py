@@ -1,0 +1,175 @@
+"""Autograde a whole class in parallel with nbgrader's own Autograde, one submission per task.
+
+Stock `nbgrader autograde` runs one notebook after another (jupyter/nbgrader#174). Here
+each (student, assignment) is one task, run by `NbGraderAPI.autograde` (the code path
+formgrader uses) in a pool of long-lived worker processes (coursekit.grader.worker), or
+on a Dask cluster. Every task runs exactly what stock nbgrader runs, so the grades are
+the same; only the order and the number of kernels at once change. A small state table
+records each finished task with the checksum of what was handed in, so an interrupted
+run resumes where it stopped and a second run grades only new or changed work.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import hashlib
+import logging
+import multiprocessing
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from nbgrader.converters.autograde import Autograde
+from nbgrader.preprocessors import Execute
+from traitlets.config import Config
+
+from coursekit.grader.course import GRADEBOOK_LOCK_TIMEOUT, Course, Workspace
+from coursekit.grader.execution.safe_execute import SafeExecute
+from coursekit.grader.isolation.policy import Policy, readable_paths
+from coursekit.grader.worker import Outcome, Task, WorkerSettings, grade_task
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Outcome", "State", "Task", "WorkerSettings", "plan", "run", "worker_settings"]
+
+
+def submission_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.ipynb")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+class State:
+    """Which submissions are fully graded, kept beside the gradebook (never inside it:
+    nbgrader's schema belongs to nbgrader and its migrations)."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=GRADEBOOK_LOCK_TIMEOUT)
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS graded (student TEXT, assignment TEXT, digest TEXT,"
+            " graded_at REAL, PRIMARY KEY (student, assignment))"
+        )
+        self.db.commit()
+
+    def is_done(self, task: Task) -> bool:
+        row = self.db.execute(
+            "SELECT digest FROM graded WHERE student = ? AND assignment = ?",
+            (task.student, task.assignment),
+        ).fetchone()
+        return row is not None and row[0] == task.digest
+
+    def mark_done(self, task: Task) -> None:
+        with self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO graded VALUES (?, ?, ?, ?)",
+                (task.student, task.assignment, task.digest, time.time()),
+            )
+
+    def forget(self, tasks: Iterable[Task]) -> None:
+        with self.db:
+            self.db.executemany(
+                "DELETE FROM graded WHERE student = ? AND assignment = ?",
+                [(t.student, t.assignment) for t in tasks],
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def plan(*, workspace: Workspace, assignments: list[str], state: State, force: bool) -> tuple[list[Task], int]:
+    """The tasks still to run, and how many were skipped as already graded."""
+    todo, skipped = [], 0
+    for assignment_id in assignments:
+        for folder in sorted(workspace.submitted.glob(f"*/{assignment_id}")):
+            if not folder.is_dir() or not any(folder.glob("*.ipynb")):
+                continue
+            task = Task(folder.parent.name, assignment_id, submission_digest(folder))
+            autograded = workspace.autograded / task.student / assignment_id
+            if not force and state.is_done(task) and autograded.is_dir():
+                skipped += 1
+            else:
+                todo.append(task)
+    return todo, skipped
+
+
+def worker_settings(
+    config: Config, *, course: Course, workspace: Workspace, feedback: bool, warm_kernels: bool = True,
+    layers: tuple[str, ...] | None = None,
+) -> WorkerSettings:
+    """Everything a worker needs, as one Config: the course's (as nbgrader loaded it), the
+    workspace's folders, SafeExecute in nbgrader's place, and what coursekit's kernel
+    provisioner is to do. `layers`: the sandbox layers to apply (None: no sandbox)."""
+    full = Config()
+    full.merge(config)
+    full.merge(workspace.config(course))
+    steps = full.Autograde.get("autograde_preprocessors") or Autograde.class_traits()[
+        "autograde_preprocessors"].default()
+    # nbgrader_config.py selects SafeExecute; a course whose config does not still gets it
+    full.Autograde.autograde_preprocessors = [
+        SafeExecute if step in (Execute, "nbgrader.preprocessors.Execute") else step for step in steps]
+    full.ForkProvisioner.warm = warm_kernels
+    full.ForkProvisioner.log_dir = str(workspace.logs)
+    if layers is not None:
+        policy = Policy.from_config(full, readable=readable_paths(course.root), seeds=str(course.seeds.resolve()),
+                                    layers=tuple(layers))
+        full.ForkProvisioner.policy = policy.to_json()
+    else:
+        full.ForkProvisioner.policy = ""
+    return WorkerSettings(course_root=str(course.root), config=full, feedback=feedback,
+                          log_dir=str(workspace.logs), key=uuid.uuid4().hex)
+
+
+def run(
+    tasks: list[Task],
+    *,
+    settings: WorkerSettings,
+    state: State,
+    workers: int | None = None,
+    dask_address: str | None = None,
+    on_done: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Run the tasks on local worker processes (or a Dask cluster); record each success."""
+    outcomes = []
+
+    def finished(outcome: Outcome) -> None:
+        if outcome.success:
+            state.mark_done(outcome.task)
+        outcomes.append(outcome)
+        if on_done:
+            on_done(outcome)
+
+    if not tasks:
+        return outcomes
+    if dask_address:
+        # distributed is imported only here: it is heavy, and only --dask needs it
+        from distributed import Client, as_completed
+
+        with Client(dask_address) as client:
+            jobs = client.map(grade_task, tasks, settings=settings, pure=False)
+            for job in as_completed(jobs):
+                finished(job.result())
+        return outcomes
+
+    workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
+    # forkserver: workers start from a clean interpreter, not a copy of this one with
+    # its open gradebook connections and threads.
+    context = multiprocessing.get_context("forkserver")
+    # Workers fork from a server that has already imported nbgrader (about a second
+    # each), instead of importing it again in every worker.
+    context.set_forkserver_preload(["coursekit.grader.worker", "nbgrader.apps.api"])
+    with futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        jobs = [pool.submit(grade_task, task, settings) for task in tasks]
+        try:
+            for job in futures.as_completed(jobs):
+                finished(job.result())
+        except KeyboardInterrupt:
+            for job in jobs:
+                job.cancel()
+            raise
+    return outcomes

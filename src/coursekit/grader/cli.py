@@ -1,0 +1,205 @@
+"""The command line: one screen of argparse over the grader's keyword-only API.
+
+Exit codes: 0 done; 1 an error the user can fix (one line on stderr naming the file and
+the cause: every CoursekitError, and the toolkit's SeedError), or some hand-ins were
+refused or not graded, or the release gate failed; 2 a usage error (argparse);
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from coursekit import notebooks, seeds
+from coursekit.errors import CoursekitError
+from coursekit.grader import build, bundle, gate, report, sampleclass, terminal
+from coursekit.grader.collect import LMS_FILE_PATTERN
+from coursekit.grader.course import Course, instructor_workspace
+from coursekit.grader.pipeline import Run, grade, grade_class
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _course(args: argparse.Namespace) -> Course:
+    return Course.at(args.course)
+
+
+def _tidy(args: argparse.Namespace) -> int:
+    for path in args.paths:
+        print(f"{'tidied' if notebooks.tidy(path) else 'clean '} {path}")
+    return EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    course = _course(args)
+    print(f"{len(seeds.verify(course.seeds))} seed files intact in {course.seeds}")
+    return EXIT_OK
+
+
+def _build(args: argparse.Namespace) -> int:
+    differences = build.build(course=_course(args), check=args.check, assignments=args.assignment)
+    for line in differences:
+        print(line)
+    if args.check and differences:
+        print("coursekit: error: exercises/ is out of date; run `coursekit build`", file=sys.stderr)
+        return EXIT_ERROR
+    print("exercises/ is in sync with solutions/" if not differences else "exercises/ regenerated")
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    reports = gate.check(course=_course(args), fixtures=args.fixtures, assignments=args.assignment)
+    for result in reports:
+        print(f"{'ok  ' if result.passed else 'FAIL'} {result.assignment}: {result.checked} submissions graded")
+        for failure in result.failures:
+            print(f"     {failure}")
+    if not all(r.passed for r in reports):
+        print("coursekit: error: the release gate failed; see the lines above", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def _grade(args: argparse.Namespace) -> int:
+    course = _course(args)
+    with terminal.ProgressReporter() as progress:
+        result = grade(
+            course=course, submissions=args.submissions, assignments=args.assignment,
+            workers=args.workers, dask_address=args.dask, force=args.force, reporter=progress,
+            warm_kernels=args.warm_kernels, zip_pattern=args.zip_pattern, sandbox=args.sandbox,
+        )
+    terminal.print_grades(result)
+    return EXIT_ERROR if result.rejected or result.failed else EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    course = _course(args)
+    written = report.write_report(workspace=instructor_workspace(course),
+                                  assignments=args.assignment or course.assignments())
+    terminal.print_report(written)
+    return EXIT_OK
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    course = _course(args)
+    out = bundle.student_bundle(course=course, out=args.out or course.build_dir / "kfor-in-numbers-student.zip")
+    print(f"student bundle: {out}")
+    return EXIT_OK
+
+
+def _sample_class(args: argparse.Namespace) -> int:
+    course = _course(args)
+    if args.synthetic:
+        made = sampleclass.synthetic_class(course=course, fixtures=course.fixtures, students=args.synthetic,
+                                           seed=args.seed)
+        for relative, text in made.items():
+            (args.out / relative).parent.mkdir(parents=True, exist_ok=True)
+            (args.out / relative).write_text(text, encoding="utf-8")
+        print(f"wrote {len(made)} synthetic submissions under {args.out}")
+        return EXIT_OK
+    written = sampleclass.write_sample_class(course=course, answers_dir=args.answers, out_dir=args.out)
+    print(f"wrote {len(written)} submissions under {args.out}")
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    course = _course(args)
+    print("1/3 building the student versions from solutions/ …")
+    for line in build.build(course=course, check=False):
+        print("    " + line)
+    submissions = course.fixtures / "submissions"
+    print(f"2/3 autograding the sample class in {submissions.relative_to(course.root)} with nbgrader …")
+    with terminal.ProgressReporter() as progress:
+        result = grade_class(course=course, submissions=submissions, run=Run(force=True), reporter=progress)
+    print("3/3 grades and the class report")
+    terminal.print_grades(result)
+    written = report.write_report(workspace=instructor_workspace(course), assignments=course.assignments())
+    print(written.table.to_string(index=False, max_colwidth=60))
+    print(f"report: {written.html} (charts: {written.distribution.name}, {written.items.name})")
+    return EXIT_ERROR if result.rejected or result.failed else EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The commands and their flags; each command's function forwards to the API."""
+    parser = argparse.ArgumentParser(
+        prog="coursekit", description="Build, check and grade the course 'Reading the Source'."
+    )
+    parser.add_argument("--course", type=Path, default=None, help="course folder (default: here)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, run, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(run=run)
+        return sub
+
+    def only_assignment(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+
+    sub = command("build", _build, "regenerate exercises/ from solutions/ with nbgrader")
+    sub.add_argument("--check", action="store_true", help="write nothing; fail if exercises/ differs")
+    only_assignment(sub)
+
+    sub = command("check", _check, "release gate: solutions full marks, blanks zero, variants judged")
+    only_assignment(sub)
+    sub.add_argument("--fixtures", type=Path, default=None, help="default: tests/fixtures")
+
+    sub = command("grade", _grade, "collect, autograde, feedback and export a folder of submissions")
+    sub.add_argument("submissions", type=Path, help="folder laid out <student>/<assignment>/*.ipynb, or an LMS zip")
+    sub.add_argument("--zip-pattern", default=LMS_FILE_PATTERN,
+                     help="regex with groups student_id and file_id for the files of an LMS zip")
+    only_assignment(sub)
+    sub.add_argument("--workers", type=int, default=None, help="parallel kernels (default: all cores)")
+    sub.add_argument("--dask", metavar="ADDRESS", default=None, help="run on this Dask scheduler")
+    sub.add_argument("--force", action="store_true", help="regrade submissions graded before")
+    sub.add_argument("--no-sandbox", dest="sandbox", action="store_false",
+                     help="run student code without the sandbox (only for trusted notebooks; see docs/security.md)")
+    sub.add_argument("--no-warm-kernels", dest="warm_kernels", action="store_false",
+                     help="start every kernel from scratch instead of forking a pre-imported one")
+
+    only_assignment(command("report", _report, "grade distribution and item analysis (PNG, CSV, HTML)"))
+
+    sub = command("bundle", _bundle, "zip what students receive: lessons, exercises, seeds, toolkit")
+    sub.add_argument("--out", type=Path, default=None, help="default: build/kfor-in-numbers-student.zip")
+
+    command("demo", _demo, "build, then grade the bundled sample class and print the grades")
+
+    sub = command("sample-class", _sample_class, "write the sample class's submissions from answers")
+    sub.add_argument("--answers", type=Path, default=Path("tests/fixtures/answers"))
+    sub.add_argument("--out", type=Path, default=Path("tests/fixtures/submissions"))
+    sub.add_argument("--synthetic", type=int, metavar="N", default=0,
+                     help="instead: N generated students (right, partly right, blank, erroring)")
+    sub.add_argument("--seed", type=int, default=2023, help="seed of the generated class")
+
+    sub = command("tidy", _tidy, "put notebooks in the committed normal form")
+    sub.add_argument("paths", nargs="+", type=Path, metavar="NOTEBOOK")
+
+    command("verify-seeds", _verify, "check the course data against seeds/SHA256SUMS")
+    return parser
+
+
+def _log_warnings() -> None:
+    """coursekit's own warnings on stderr, one line each; its info goes nowhere here."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("coursekit: %(levelname)s: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    logging.getLogger("coursekit").addHandler(handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _log_warnings()
+    try:
+        return args.run(args)
+    # SeedError is the student toolkit's own (coursekit.seeds): not a CoursekitError, same exit
+    except (CoursekitError, seeds.SeedError) as error:
+        print(f"coursekit: error: {error}", file=sys.stderr)
+        return getattr(error, "exit_code", EXIT_ERROR)
+    except KeyboardInterrupt:
+        print("coursekit: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

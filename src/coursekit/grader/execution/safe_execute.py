@@ -1,0 +1,234 @@
+"""nbgrader's Execute preprocessor, made safe for untrusted notebooks.
+
+Stock nbgrader (0.9) runs a notebook with one per-cell timeout and nothing else. Here, for
+each notebook:
+
+- a **wall-clock budget** for the whole notebook: every cell's timeout is the smaller of
+  the per-cell timeout and what is left of the budget; once it is spent, the remaining
+  cells are not run and their tests fail with a message saying so;
+- an **output cap**: stream and display output beyond `output_kb` is dropped with one note
+  (errors and results, which decide scores, are always kept), so a flood can neither fill
+  the grader's memory nor the gradebook;
+- a **dead kernel** (os._exit, a segfault, the memory or CPU limit) no longer discards the
+  submission: the cells before it keep their results and points, the cell that killed it
+  and every later one get an error saying what happened;
+- **warnings on stderr** in a test cell are not failures: nbgrader scores any stderr
+  output as an error, so a correct answer that emits a DeprecationWarning would get zero;
+  they are kept in the feedback as ordinary output;
+- a **guard** against patching Python to pass tests: before each test cell, the builtins,
+  math, operator, NumPy's and pandas' testing helpers, their classes' methods, IPython's
+  code transformers and the trace hooks are put back as they were when the kernel started,
+  and student globals that shadow the builtins the tests use are moved aside for the test;
+- a static **tamper scan** (coursekit.grader.execution.tamper) of the student's cells, reported, never scored.
+
+It extends nbclient's loop rather than copying it: state is set up before nbconvert's
+`preprocess`, the guard is installed in nbclient's `on_notebook_start` hook, each cell goes
+through `async_execute_cell` (see there why not a hook) and outputs through `output`.
+
+What happened is recorded in the notebook's metadata (`coursekit.incidents`), which the
+grading report reads to give each submission a one-line reason.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import secrets
+import signal
+import time
+
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import run_sync
+from nbformat import NotebookNode
+from nbgrader.preprocessors import Execute
+from traitlets import Bool
+
+from coursekit.grader import cells
+from coursekit.grader.execution import guard as guard_program
+from coursekit.grader.execution import tamper
+from coursekit.grader.execution.tamper_rules import TEST_BUILTINS
+from coursekit.grader.limits import Sandbox
+
+INCIDENTS_KEY = "coursekit"
+
+
+class SafeExecute(Execute):
+    """nbgrader's Execute with a notebook time budget, an output cap, crash recovery,
+    stderr-tolerant tests and a guard against patched helpers (see the module docstring)."""
+
+    # The limits (cell and notebook time, output) are c.Sandbox's, declared once in
+    # coursekit.grader.limits and read here; c.Execute.timeout is for nbgrader's Validate.
+    guard = Bool(True, help="Restore patched builtins and testing helpers before each test cell.").tag(config=True)
+    tamper_scan = Bool(True, help="Scan student cells for attempts to subvert the tests.").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources=None, km=None):
+        """nbconvert's preprocess (kernel, loop over cells), with this notebook's budget
+        started first and what happened recorded in its metadata last."""
+        self.limits = Sandbox(parent=self)
+        self.notebook_timeout, self.output_kb = self.limits.notebook_timeout, self.limits.output_kb
+        self.incidents: list[str] = []  # limits hit, crashes, tampering: flagged to the instructor
+        self.errors: list[str] = []  # errors raised in the student's own cells: part of the reason
+        self._output_bytes = 0
+        self._capped = False
+        self._stopped: str | None = None  # why the remaining cells are not run
+        self._guard_on = self.guard
+        self._deadline = time.monotonic() + self.notebook_timeout
+        self.timeout_func = self._cell_timeout
+        if self.tamper_scan:
+            line = tamper.summary(tamper.scan_notebook(nb))
+            if line:
+                self.incidents.append(line)
+        nb, resources = super().preprocess(nb, resources, km)
+        if self._capped:
+            self.incidents.append(f"output beyond {self.output_kb} KiB dropped")
+        nb.metadata.setdefault(INCIDENTS_KEY, {}).update(incidents=self.incidents, errors=self.errors)
+        return nb, resources
+
+    async def on_notebook_start(self, notebook: NotebookNode) -> None:
+        """nbclient's hook, run once the kernel client is ready: install the guard."""
+        self._token = secrets.token_hex(8)
+        if not self._guard_on:
+            return
+        code = guard_program.kernel_code(self._token, TEST_BUILTINS)
+        reply = await self.async_wait_for_reply(self.kc.execute(code, silent=True, store_history=False))
+        if (reply or {}).get("content", {}).get("status") != "ok":
+            self.incidents.append("grader guard could not be installed")
+            self._guard_on = False
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        """nbclient's execute_cell, made safe. Not a hook: nbclient has none that can skip
+        a cell once the budget is spent, or carry on past a dead kernel (DeadKernelError
+        and CellTimeoutError leave `execute_cell` before `on_cell_error` runs), and the
+        guard must run in the kernel between `on_cell_start` and the cell itself."""
+        if cell.cell_type != "code" or not cell.source.strip():
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        name = _name(cell, cell_index)
+        if self._stopped is None and time.monotonic() >= self._deadline:
+            self._stopped = (f"notebook time limit ({self.notebook_timeout} s) reached before {name}; "
+                             "later cells not run")
+            self.incidents.append(self._stopped)
+        if self._stopped is not None:
+            _fail(cell, "NotRun", "not run: " + self._stopped.split(";")[0])
+            return cell
+        test = cells.is_test(cell)
+        limit = self._cell_timeout(cell)
+        try:
+            moved = await self._guard_call("before") if (test and self._guard_on) else []
+            if moved:
+                self.incidents.append(f"{name}: student globals {', '.join(moved)} shadow builtins; "
+                                      "set aside for the test")
+            await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            if test and self._guard_on:
+                await self._guard_call("after")
+        except DeadKernelError:
+            self._stopped = f"kernel died in {name} ({self._death_cause()}); later cells not run"
+            self.incidents.append(self._stopped)
+            _fail(cell, "DeadKernelError", self._stopped)
+            return cell
+        except CellTimeoutError:
+            # the kernel ignored the interrupt at the time limit and is still busy
+            self._stopped = (f"{name} ignored the interrupt at its {limit} s time limit; kernel stopped, "
+                             "later cells not run")
+            self.incidents.append(self._stopped)
+            _fail(cell, "CellTimeoutError", self._stopped)
+            return cell
+        self._record(cell, name, test, limit)
+        return cell
+
+    execute_cell = run_sync(async_execute_cell)  # nbconvert's loop calls the sync name
+
+    def _record(self, cell, name: str, test: bool, limit: int) -> None:
+        """What this cell's outputs say: a time limit hit, errors in student cells, warnings."""
+        if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
+            self.incidents.append(f"{name} stopped at its {limit} s time limit")
+        if not test:
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error" and output.get("ename") != "CellTimeoutError":
+                    message = (output.get("evalue") or "").strip().splitlines()
+                    self.errors.append(f"{name} raised {output.get('ename')}"
+                                       + (f": {message[0][:120]}" if message else ""))
+        if test and _stderr_to_stdout(cell):
+            self.incidents.append(f"{name} wrote to stderr (warnings): shown in the feedback, not scored as an error")
+
+    # --- pieces ----------------------------------------------------------------------------
+
+    def _cell_timeout(self, cell) -> int:
+        left = int(self._deadline - time.monotonic())
+        return max(1, min(self.limits.cell_timeout or left, left))
+
+    async def _guard_call(self, step: str) -> list[str]:
+        """Run one step of the guard in the kernel, silently (no output, no history);
+        return the names it set aside."""
+        module = f"__import__('sys').modules['_coursekit_{self._token}']"
+        msg_id = self.kc.execute(f"{module}.{step}()", silent=True, store_history=False,
+                                 user_expressions={"moved": f"{module}.moved"}, allow_stdin=False)
+        reply = await self.async_wait_for_reply(msg_id)
+        content = (reply or {}).get("content", {})
+        if content.get("status") != "ok":
+            self.incidents.append(f"grader guard could not run ({content.get('ename', 'no reply')})")
+            return []
+        found = content.get("user_expressions", {}).get("moved", {})
+        try:
+            return list(ast.literal_eval(found.get("data", {}).get("text/plain", "[]")))
+        except (ValueError, SyntaxError):
+            return []
+
+    def _death_cause(self) -> str:
+        code = None
+        try:
+            process = self.km.provisioner.process
+            code = process.wait(timeout=2) if process.poll() is None else process.poll()
+        except Exception:
+            pass
+        if code is None:
+            return "no exit status"
+        if code < 0:
+            code = 128 - code
+        if code > 128:
+            try:
+                name = signal.Signals(code - 128).name
+            except ValueError:
+                name = str(code - 128)
+            hint = {"SIGXCPU": ", CPU-time limit", "SIGKILL": ", killed (memory or CPU-time limit?)",
+                    "SIGSEGV": ", segmentation fault"}.get(name, "")
+            return f"signal {name}{hint}"
+        return f"exit code {code}"
+
+    def output(self, outs, msg, display_id, cell_index):
+        """nbclient's output handler with the cap. Not a hook: nbclient's hooks see a cell
+        only after all its output has been kept in memory."""
+        msg_type = msg["msg_type"]
+        if msg_type in ("stream", "display_data", "update_display_data"):
+            content = msg["content"]
+            size = len(content.get("text", "")) if msg_type == "stream" else len(json.dumps(content.get("data", {})))
+            if self._output_bytes + size > self.output_kb * 1024:
+                if not self._capped:
+                    self._capped = True
+                    outs.append(NotebookNode(output_type="stream", name="stdout",
+                                             text=f"\n[grader: output beyond {self.output_kb} KiB dropped]\n"))
+                return None
+            self._output_bytes += size
+        elif msg_type == "error":
+            content = msg["content"]
+            content["traceback"] = content.get("traceback", [])[-30:]  # deep recursion: keep the end
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def _name(cell, index: int) -> str:
+    grade_id = cells.grade_id(cell)
+    return f"cell {grade_id}" if grade_id else f"cell {index}"
+
+
+def _fail(cell, ename: str, evalue: str) -> None:
+    cell.outputs = [*cell.get("outputs", []), NotebookNode(
+        output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])]
+
+
+def _stderr_to_stdout(cell) -> bool:
+    """Warnings a correct answer prints are shown, not scored as failures."""
+    moved = False
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            output["name"] = "stdout"
+            moved = True
+    return moved

@@ -1,0 +1,346 @@
+"""Pre-warmed kernels: fork each notebook's kernel from a parent that has already imported
+ipykernel, pandas and matplotlib, instead of paying those imports (about a second) again
+for every notebook of the class.
+
+A zygote process imports the heavy modules once and waits on a Unix socket. The kernel
+provisioner below (jupyter_client's provisioner interface, so nbclient and nbgrader need
+no change) asks it for a kernel; the zygote forks, and the child becomes an ordinary
+IPython kernel in a new session, with the working directory, environment and argv the
+kernel manager asked for. Each notebook still runs in its own fresh process.
+
+jupyter_client has no fork-based launcher, and nbgrader's Execute preprocessor fixes its
+kernel manager class, so this hooks in where jupyter_client allows: a provisioner named
+`coursekit-fork` (entry point in pyproject.toml), made the default of this process's
+provisioner factory by `use_fork_provisioner()`. What it does is set as its traits (`warm`, `policy`),
+which it reads from the configuration the kernel manager passes down from nbgrader.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import json
+import logging
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.provisioning import KernelProvisionerFactory, LocalProvisioner
+from traitlets import Bool, Unicode
+
+from coursekit.grader.isolation import sandbox
+from coursekit.grader.isolation.policy import KernelSpec, Policy, kernel_environment
+
+log = logging.getLogger(__name__)
+
+PROVISIONER_NAME = "coursekit-fork"
+# Imported by the zygote. Not matplotlib.pyplot: importing it fixes the backend, and the
+# kernel must choose its own (inline) backend as a freshly started kernel would.
+PRELOAD = (
+    "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "IPython", "IPython.core.interactiveshell",
+    "numpy", "pandas", "matplotlib", "matplotlib.figure", "matplotlib.axes", "matplotlib.dates",
+    "matplotlib_inline.backend_inline", "coursekit.seeds", "coursekit.charts", "coursekit.claims",
+)
+
+
+# --- the zygote ------------------------------------------------------------------------------
+
+
+def _become_kernel(request: dict[str, Any]) -> None:
+    """In the forked child: take the requested environment, then run ipykernel. Never returns."""
+    code = 1
+    try:
+        os.setsid()  # own process group, so an interrupt or kill reaches only this kernel
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if request.get("sandbox"):
+            sandbox.enter(KernelSpec.from_json(request["sandbox"]))  # returns in the kernel
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        numpy = sys.modules.get("numpy")
+        if numpy is not None:
+            numpy.random.seed()  # a forked child would otherwise share the zygote's RNG state
+        argv = list(request["argv"])
+        # argv is the kernelspec's command, e.g. [python, -m, ipykernel_launcher, -f, file]
+        if "ipykernel_launcher" in argv:
+            argv = argv[argv.index("ipykernel_launcher") + 1:]
+        elif "ipykernel" in argv:
+            argv = argv[argv.index("ipykernel") + 1:]
+        # ipykernel reads JPY_PARENT_PID when it is imported (in the zygote, before the
+        # kernel manager set it): pass it explicitly so the kernel still dies with its parent.
+        parent = request["env"].get("JPY_PARENT_PID")
+        if request.get("sandbox"):
+            argv.append("--IPKernelApp.parent_handle=0")  # its sandbox parents watch instead
+        elif parent:
+            argv.append(f"--IPKernelApp.parent_handle={int(parent)}")
+        # A grading kernel keeps no input history: nothing reads it, and parallel kernels
+        # would otherwise contend for one history.sqlite.
+        argv.append("--HistoryManager.enabled=False")
+        sys.argv = [sys.executable, *argv]
+        if sys.path and sys.path[0] == "":
+            del sys.path[0]  # as ipykernel_launcher does
+        # Imported here, in the kernel-to-be: ipykernel is heavy and only kernels need it
+        # (the zygote has it preloaded, so this costs nothing there).
+        from ipykernel.kernelapp import IPKernelApp
+
+        IPKernelApp.launch_instance()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+def serve(socket_path: str) -> None:
+    """The zygote's loop: fork a kernel per request; reap and report exits on request."""
+    # debugpy (imported by ipykernel.debugger) warns about frozen modules on import
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # an optional module missing only costs speed
+            pass
+    parent = os.getppid()
+    statuses: dict[int, int] = {}
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(socket_path)
+    server.listen(16)
+    server.settimeout(0.5)
+    print("ready", flush=True)
+    os.dup2(2, 1)  # nobody reads the pipe after "ready": kernels' stray prints go to stderr
+    while True:
+        try:
+            connection, _ = server.accept()
+        except TimeoutError:
+            if os.getppid() != parent:  # the grading worker is gone: so are we
+                break
+            _reap(statuses)
+            continue
+        with connection:
+            request = json.loads(connection.makefile("r").readline())
+            if request.get("op") == "stop":
+                break
+            if request.get("op") == "status":
+                pid = int(request["pid"])
+                if pid not in statuses:
+                    try:
+                        _, raw = os.waitpid(pid, 0)
+                        statuses[pid] = os.waitstatus_to_exitcode(raw)
+                    except ChildProcessError:
+                        statuses[pid] = -1
+                connection.sendall(json.dumps({"status": statuses.pop(pid)}).encode() + b"\n")
+                continue
+            pid = os.fork()
+            if pid == 0:
+                server.close()
+                connection.close()
+                _become_kernel(request)
+            connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+    server.close()
+    try:  # the worker may be gone without a word (killed): tidy up after it
+        os.unlink(socket_path)
+        os.rmdir(os.path.dirname(socket_path))
+    except OSError:
+        pass
+
+
+def _reap(statuses: dict[int, int]) -> None:
+    while True:
+        try:
+            pid, raw = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        statuses[pid] = os.waitstatus_to_exitcode(raw)
+
+
+# --- the client side ------------------------------------------------------------------------
+
+
+class Zygote:
+    """One zygote per grading worker process, started on first use."""
+
+    _shared: Zygote | None = None
+    _lock = threading.Lock()
+
+    def __init__(self, log_file: str = "") -> None:
+        self.folder = tempfile.mkdtemp(prefix="coursekit-zygote-")
+        self.socket_path = os.path.join(self.folder, "zygote.sock")
+        # the zygote's stderr, which its unsandboxed kernels inherit, goes to the log if given
+        stderr = open(log_file, "a", encoding="utf-8") if log_file else None  # noqa: SIM115 - handed to Popen
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", f"from {__name__} import serve; serve({self.socket_path!r})"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, text=True,
+        )
+        if stderr is not None:
+            stderr.close()  # the zygote has its own copy
+        ready = self.process.stdout.readline().strip()
+        if ready != "ready":
+            raise RuntimeError(f"kernel zygote did not start (said {ready!r})")
+        atexit.register(self.stop)
+
+    @classmethod
+    def shared(cls, log_file: str = "") -> Zygote:
+        """This process's zygote, started on first use (a process resource, like a pool)."""
+        with cls._lock:
+            if cls._shared is None or cls._shared.process.poll() is not None:
+                cls._shared = cls(log_file)
+            return cls._shared
+
+    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.connect(self.socket_path)
+            client.sendall(json.dumps(request).encode() + b"\n")
+            answer = client.makefile("r").readline()
+        return json.loads(answer) if answer else {}
+
+    def fork_kernel(self, *, argv: list[str], env: dict[str, str], cwd: str, sandbox: str = "") -> int:
+        return int(self._ask({"argv": argv, "env": env, "cwd": cwd, "sandbox": sandbox})["pid"])
+
+    def exit_status(self, pid: int) -> int:
+        return int(self._ask({"op": "status", "pid": pid}).get("status", -1))
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            try:
+                self._ask({"op": "stop"})
+                self.process.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError):
+                self.process.kill()
+        try:
+            os.unlink(self.socket_path)
+            os.rmdir(self.folder)
+        except OSError:
+            pass
+
+
+class ForkedKernelProcess:
+    """The little of subprocess.Popen that LocalProvisioner uses, for a forked kernel."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int, zygote: Zygote):
+        self.pid = pid
+        self.zygote = zygote
+        self.returncode: int | None = None
+        self._pidfd = os.pidfd_open(pid)  # Linux: wait on a process that is not our child
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            readable, _, _ = select.select([self._pidfd], [], [], 0)
+            if readable:
+                self.returncode = self.zygote.exit_status(self.pid)
+                os.close(self._pidfd)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            readable, _, _ = select.select([self._pidfd], [], [], timeout)
+            if not readable:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+        return self.poll()
+
+    def send_signal(self, signum: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+class ForkProvisioner(LocalProvisioner):
+    """LocalProvisioner, except that the kernel may be forked from the warm zygote instead
+    of executed, and may be put in the sandbox (coursekit.grader.isolation.sandbox) first.
+    With neither, it starts an ordinary kernel, as LocalProvisioner does."""
+
+    warm = Bool(False, help="Fork kernels from a zygote that has imported pandas and matplotlib.").tag(config=True)
+    policy = Unicode("", help="The sandbox Policy as JSON (set by the grading worker); empty: no sandbox."
+                     ).tag(config=True)
+    log_dir = Unicode("", help="Folder of the worker's log, which unsandboxed kernels write to; "
+                               "empty: they inherit this process's output.").tag(config=True)
+
+    spec = None  # this kernel's KernelSpec, if sandboxed
+
+    async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        km = self.parent
+        if self.policy and km is not None:
+            # A sandboxed kernel has no network, so it talks over Unix sockets (ZeroMQ ipc)
+            # in a private folder that only it and this process can reach.
+            self.private = tempfile.mkdtemp(prefix="coursekit-kernel-")
+            km.transport = "ipc"
+            km.cache_ports = False
+            km.connection_file = os.path.join(self.private, "kernel.json")
+            km.ip = os.path.join(self.private, "kernel-ipc")
+        return await super().pre_launch(**kwargs)
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> dict[str, Any]:
+        env = dict(kwargs.get("env") or os.environ)
+        if not kwargs.get("independent"):
+            env["JPY_PARENT_PID"] = str(os.getpid())  # as jupyter_client's launcher does
+        cwd = str(kwargs.get("cwd") or Path.cwd())
+        cmd = list(cmd)
+        cmd[0] = shutil.which(cmd[0], path=env.get("PATH")) or cmd[0]
+        spec_json = ""
+        if self.policy:
+            policy = Policy.from_json(self.policy)
+            env = kernel_environment(env, policy)
+            cwd = os.path.realpath(cwd)
+            self.spec = KernelSpec(policy=policy, cwd=cwd, private=self.private, env=env)
+            spec_json = self.spec.to_json()
+        if not self.warm:
+            if spec_json:
+                cmd = [sys.executable, "-m", "coursekit.grader.isolation.sandbox", spec_json, "--", *cmd]
+            output = {}
+            if self._log_file():
+                with open(self._log_file(), "a", encoding="utf-8") as log_file:
+                    output = {"stdout": log_file, "stderr": log_file}
+                    return await super().launch_kernel(cmd, **{**kwargs, **output, "env": env, "cwd": cwd})
+            return await super().launch_kernel(cmd, **{**kwargs, "env": env, "cwd": cwd})
+        zygote = Zygote.shared(self._log_file())
+        pid = zygote.fork_kernel(argv=cmd, env=env, cwd=cwd, sandbox=spec_json)
+        self.process = ForkedKernelProcess(pid, zygote)
+        self.pid = self.pgid = pid
+        self.cwd = cwd
+        return self.connection_info
+
+    def _log_file(self) -> str:
+        return os.path.join(self.log_dir, f"worker-{os.getpid()}.log") if self.log_dir else ""
+
+    async def cleanup(self, restart: bool = False) -> None:
+        await super().cleanup(restart=restart)
+        if self.spec is not None and not restart:
+            tail = sandbox.cleanup(self.spec)
+            if any(word in tail for word in ("Traceback", "Error", "error:")):
+                log.warning("kernel log (%s):\n%s", self.spec.cwd, tail)
+            self.spec = None
+
+
+def use_fork_provisioner(enabled: bool = True) -> None:
+    """Make every kernel this process starts from now on go through ForkProvisioner (or,
+    with `enabled=False`, jupyter_client's own again).
+
+    Set on the factory itself: jupyter_client picks a provisioner from the kernelspec or
+    the factory's default, and the factory is a process-wide singleton that nbclient
+    creates without our configuration.
+    """
+    name = PROVISIONER_NAME if enabled else "local-provisioner"
+    KernelProvisionerFactory.instance().default_provisioner_name = name

@@ -1,0 +1,146 @@
+"""The grading pipeline: the one path from a folder of hand-ins to grades.
+
+    collect -> release -> autograde (workers) -> export -> reasons
+
+`grade_class` runs it in any workspace; `coursekit grade` and `demo` call it on build/,
+the release gate (coursekit.grader.gate) and the benchmark on throwaway workspaces.
+The course's configuration is loaded here, once, and handed down.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from traitlets.config import Config
+
+from coursekit.grader import autograde, gradebook
+from coursekit.grader.build import generate_release
+from coursekit.grader.collect import LMS_FILE_PATTERN, Collected, Rejected, collect
+from coursekit.grader.commands import run_nbgrader
+from coursekit.grader.config import load_config
+from coursekit.grader.course import Course, Workspace, instructor_workspace
+from coursekit.grader.gradebook import AssignmentScore
+from coursekit.grader.isolation import sandbox
+from coursekit.grader.limits import Sandbox
+from coursekit.grader.reasons import Reason, submission_reasons, write_reasons, write_rejections
+from coursekit.grader.worker import Outcome
+
+log = logging.getLogger(__name__)
+
+SANDBOX_OFF = "sandbox: OFF (--no-sandbox or c.Sandbox.enabled = False): student code runs with your rights"
+
+
+@dataclass
+class GradeReport:
+    scores: list[AssignmentScore]
+    rejected: list[Rejected]
+    failed: list[Outcome]  # tasks nbgrader could not finish
+    graded: int
+    skipped: int
+    grades_csv: Path | None
+    feedback_dir: Path
+    reasons: list[Reason] = field(default_factory=list)  # one per hand-in, then one per refused file
+    protections: str = ""  # which sandbox layers grading had (sandbox.describe)
+    seconds: dict[tuple[str, str], float] = field(default_factory=dict)  # (student, assignment) -> task time
+
+
+class Reporter:
+    """Hooks a front end (the CLI's progress bar) can fill; the default says nothing."""
+
+    def started(self, *, total: int, skipped: int, workers: str) -> None: ...
+
+    def finished(self, outcome: Outcome) -> None: ...
+
+
+def isolation(config: Config, *, sandbox_on: bool) -> tuple[tuple[str, ...] | None, str]:
+    """The sandbox layers kernels get (None: no sandbox), and one line saying so."""
+    limits = Sandbox(config=config)
+    if not (sandbox_on and limits.enabled):
+        return None, SANDBOX_OFF
+    found = sandbox.probe(limits.layers)
+    return tuple(layer for layer, missing in found.items() if not missing), sandbox.describe(found)
+
+
+@dataclass(frozen=True)
+class Run:
+    """How to run the autograde step (the CLI's flags)."""
+
+    workers: int | None = None
+    dask_address: str | None = None
+    force: bool = False
+    warm_kernels: bool = True
+    sandbox: bool = True
+    feedback: bool = True
+    export: bool = True
+    release: bool = True  # generate the release first (the gate has, to fill it in)
+
+
+def _autograde(course: Course, workspace: Workspace, config: Config, wanted: list[str], run: Run,
+               layers: tuple[str, ...] | None, reporter: Reporter) -> tuple[list[Outcome], int]:
+    gradebook.prepare(workspace.gradebook)
+    state = autograde.State(workspace.state_db)
+    try:
+        tasks, skipped = autograde.plan(workspace=workspace, assignments=wanted, state=state, force=run.force)
+        where = f"Dask cluster {run.dask_address}" if run.dask_address else f"{run.workers or os.cpu_count()} workers"
+        reporter.started(total=len(tasks), skipped=skipped, workers=where)
+        settings = autograde.worker_settings(config, course=course, workspace=workspace, feedback=run.feedback,
+                                             warm_kernels=run.warm_kernels, layers=layers)
+        outcomes = autograde.run(tasks, settings=settings, state=state, workers=run.workers,
+                                 dask_address=run.dask_address, on_done=reporter.finished)
+    finally:
+        state.close()
+    return outcomes, skipped
+
+
+def grade_class(
+    *, course: Course, submissions: Path, workspace: Workspace | None = None, assignments: list[str] | None = None,
+    run: Run = Run(), zip_pattern: str = LMS_FILE_PATTERN, reporter: Reporter | None = None,
+) -> GradeReport:
+    """Collect, autograde in parallel, write feedback, export grades and reasons.
+
+    Re-running grades only submissions that are new or changed since they were last
+    graded completely (`run.force` regrades all), so an interrupted run resumes.
+    """
+    reporter = reporter or Reporter()
+    workspace = workspace or instructor_workspace(course)
+    wanted = course.wanted(assignments)
+    config = load_config(course)
+    layers, protections = isolation(config, sandbox_on=run.sandbox)
+    collected: Collected = collect(course=course, submissions=submissions, workspace=workspace,
+                                   zip_pattern=zip_pattern,
+                                   max_notebook_bytes=Sandbox(config=config).notebook_mb * 2**20)
+    for assignment_id in wanted if run.release else ():
+        # records the source cells (and hidden tests) in the gradebook, which autograde
+        # restores into every submission before running it
+        generate_release(course, workspace, assignment_id)
+    outcomes, skipped = _autograde(course, workspace, config, wanted, run, layers, reporter)
+    failed = [o for o in outcomes if not o.success]
+    grades_csv = None
+    if run.export:
+        grades_csv = workspace.grades_csv
+        grades_csv.unlink(missing_ok=True)
+        run_nbgrader(course, workspace, "export", f"--to={grades_csv}", log=workspace.logs / "export.log")
+    write_rejections(collected.rejected, workspace.rejected_csv)
+    reasons = submission_reasons(workspace=workspace, collected=collected, failed=failed, assignments=wanted)
+    write_reasons(reasons, workspace.reasons_csv)
+    log.info("graded %d hand-ins (%d failed, %d unchanged)", len(outcomes), len(failed), skipped)
+    return GradeReport(
+        scores=gradebook.read_assignment_scores(workspace.gradebook, wanted), rejected=collected.rejected,
+        failed=failed, graded=len(outcomes), skipped=skipped, grades_csv=grades_csv,
+        feedback_dir=workspace.feedback, reasons=reasons, protections=protections,
+        seconds={(o.task.student, o.task.assignment): o.seconds for o in outcomes},
+    )
+
+
+def grade(
+    *, course: Course, submissions: Path, assignments: list[str] | None = None, workers: int | None = None,
+    dask_address: str | None = None, force: bool = False, reporter: Reporter | None = None,
+    warm_kernels: bool = True, zip_pattern: str = LMS_FILE_PATTERN, sandbox: bool = True,
+) -> GradeReport:
+    """`coursekit grade`: `grade_class` on the instructor's workspace (build/), with feedback."""
+    run = Run(workers=workers, dask_address=dask_address, force=force, warm_kernels=warm_kernels, sandbox=sandbox)
+    return grade_class(course=course, submissions=submissions, assignments=assignments, run=run,
+                       zip_pattern=zip_pattern, reporter=reporter)

@@ -1,0 +1,133 @@
+"""Why each hand-in scored what it did: one row per hand-in, written to reasons.csv.
+
+A reason lists, in this order, what collecting had to mend, what SafeExecute recorded
+(limits hit, kernel deaths, output dropped, tampering suspected; see
+coursekit.grader.execution.safe_execute), and the first error of each test that lost
+points. Hand-ins refused before grading get a row too, saying why.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from coursekit import notebooks
+from coursekit.grader import cells
+from coursekit.grader.collect import Collected, Rejected
+from coursekit.grader.course import Workspace
+from coursekit.grader.execution.safe_execute import INCIDENTS_KEY
+from coursekit.grader.gradebook import read_assignment_scores, read_test_scores
+from coursekit.grader.worker import Outcome
+
+COLUMNS = ("student", "assignment", "score", "max_score", "flags", "reason")
+
+
+@dataclass(frozen=True)
+class Reason:
+    student: str
+    assignment: str
+    score: float | None  # None: not graded (refused, or nbgrader could not finish)
+    max_score: float | None
+    flags: tuple[str, ...] = ()  # limits hit, crashes, tampering suspected, mended or refused files
+    details: tuple[str, ...] = ()  # errors in the student's cells, tests that lost points
+    refused: bool = False  # refused before grading (collect)
+
+    @property
+    def flagged(self) -> bool:
+        """Worth a look by the instructor (refusals are listed on their own)."""
+        return bool(self.flags) and not self.refused
+
+    @property
+    def text(self) -> str:
+        return "; ".join(self.flags + self.details) or "full marks"
+
+    def row(self) -> dict[str, str]:
+        return {"student": self.student, "assignment": self.assignment,
+                "score": "" if self.score is None else str(self.score),
+                "max_score": "" if self.max_score is None else str(self.max_score),
+                "flags": "; ".join(self.flags), "reason": self.text}
+
+
+def write_reasons(reasons: Iterable[Reason], path: Path) -> Path:
+    with Path(path).open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(r.row() for r in reasons)
+    return Path(path)
+
+
+def write_rejections(rejected: list[Rejected], path: Path) -> Path:
+    """Every hand-in that could not be graded, with the reason, for the instructor's records."""
+    with Path(path).open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["path", "reason"])
+        for item in rejected:
+            writer.writerow([item.path, item.reason])
+    return Path(path)
+
+
+def failure_message(graded: list[NotebookNode], test_id: str, score: float = 0.0) -> str:
+    """The first line of the error a test cell raised, in the autograded notebooks of one hand-in."""
+    for nb in graded:
+        for cell in nb.cells:
+            if cells.grade_id(cell) == test_id:
+                for output in cell.get("outputs", []):
+                    if output.get("output_type") == "error":
+                        message = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
+                        return message.splitlines()[0][:160] if message else "error"
+                return "partial credit" if score > 0 else "no points, no error shown"
+    return "test cell missing" if graded else "notebook unreadable"
+
+
+def read_graded(paths: list[Path]) -> tuple[list[NotebookNode], list[str]]:
+    """The autograded notebooks of one hand-in, and any that could not be read."""
+    graded, unreadable = [], []
+    for path in paths:
+        try:
+            graded.append(notebooks.read(path))
+        except notebooks.NotebookError as error:
+            unreadable.append(str(error))
+    return graded, unreadable
+
+
+def _graded_reason(workspace: Workspace, key: tuple[str, str], scores, tests, notes, not_graded) -> Reason:
+    flags = list(notes.get(key, []))
+    details: list[str] = []
+    graded: list[NotebookNode] = []
+    if key in not_graded:
+        flags.append(f"not graded: {not_graded[key]}")
+    else:
+        graded, unreadable = read_graded(workspace.autograded_notebooks(*key))
+        flags += unreadable
+        for nb in graded:
+            recorded = nb.metadata.get(INCIDENTS_KEY, {})
+            flags += recorded.get("incidents", [])
+            details += recorded.get("errors", [])[:3]
+    lost = [f"{t.test}: {failure_message(graded, t.test, t.score)}" for t in tests.get(key, []) if not t.passed]
+    score = scores.get(key)
+    return Reason(student=key[0], assignment=key[1],
+                  score=None if score is None else score.autograded,
+                  max_score=None if score is None else score.autograded_max,
+                  flags=tuple(flags), details=tuple(details[:3] + lost[:3]))
+
+
+def submission_reasons(*, workspace: Workspace, collected: Collected, failed: list[Outcome],
+                       assignments: list[str]) -> list[Reason]:
+    """One Reason per hand-in of `assignments`, then one per refused file."""
+    scores = {(s.student, s.assignment): s for s in read_assignment_scores(workspace.gradebook, assignments)}
+    tests: dict[tuple[str, str], list] = {}
+    for assignment_id in assignments:
+        for test in read_test_scores(workspace.gradebook, assignment_id):
+            tests.setdefault((test.student, assignment_id), []).append(test)
+    not_graded = {(o.task.student, o.task.assignment): o.error for o in failed}
+    reasons = [_graded_reason(workspace, key, scores, tests, collected.notes, not_graded)
+               for key in sorted(collected.accepted) if key[1] in assignments]
+    for item in collected.rejected:
+        refused = f"refused {Path(item.path).name}: {item.reason}"
+        reasons.append(Reason(student=item.student, assignment=item.assignment, score=None, max_score=None,
+                              flags=(refused,), refused=True))
+    return reasons

@@ -1,0 +1,110 @@
+"""What an instructor reads in the terminal: the progress bar while grading, then the grade
+table, the flagged and refused hand-ins, and where every file went."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from coursekit.grader.gradebook import AssignmentScore
+from coursekit.grader.pipeline import GradeReport, Reporter
+from coursekit.grader.report import Written
+from coursekit.grader.worker import Outcome
+
+
+class ProgressReporter(Reporter):
+    """A progress bar with counts and ETA while the class is autograded."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(stderr=True)
+        self.bar = Progress(
+            TextColumn("autograding"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(),
+            TextColumn("ETA"), TimeRemainingColumn(), console=self.console,
+        )
+        self.task = None
+        self.failed = 0
+
+    def __enter__(self) -> ProgressReporter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.stop()
+
+    def started(self, *, total: int, skipped: int, workers: str) -> None:
+        note = f", {skipped} already graded and unchanged" if skipped else ""
+        self.console.print(f"{total} submissions to autograde on {workers}{note}")
+        self.bar.start()
+        self.task = self.bar.add_task("grade", total=total, failed=0)
+
+    def finished(self, outcome: Outcome) -> None:
+        self.failed += not outcome.success
+        self.bar.update(self.task, advance=1, failed=self.failed)
+        if not outcome.success:
+            self.bar.console.print(
+                f"[red]failed[/red] {outcome.task.student}/{outcome.task.assignment}: {outcome.error}"
+            )
+
+
+def grade_table(result: GradeReport) -> Table:
+    """Students down, assignments across: autograded points, and whether hand-grading waits."""
+    assignments = sorted({s.assignment for s in result.scores})
+    table = Table(
+        title="Autograded points per assignment",
+        caption="; ".join(f"{a[:2]} = {a}" for a in assignments) + ". Written answers: hand-grade in formgrader.",
+    )
+    table.add_column("student")
+    for assignment_id in assignments:
+        table.add_column(assignment_id[:2], justify="right")
+    table.add_column("written", justify="left")
+    by_student: dict[str, dict[str, AssignmentScore]] = {}
+    for score in result.scores:
+        by_student.setdefault(score.student, {})[score.assignment] = score
+    for student, scores in sorted(by_student.items()):
+        cells = []
+        pending = 0.0
+        for assignment_id in assignments:
+            s = scores.get(assignment_id)
+            if s is None:
+                cells.append("—")
+                continue
+            cells.append(f"{s.autograded:g} / {s.autograded_max:g}")
+            pending += s.written_max if s.needs_manual_grade else 0.0
+        note = f"{pending:g} pts to grade" if pending else "done"
+        table.add_row(student, *cells, note)
+    return table
+
+
+def print_grades(result: GradeReport, console: Console | None = None) -> None:
+    console = console or Console(width=None if sys.stdout.isatty() else 100)
+    console.print(grade_table(result))
+    for item in result.rejected:
+        console.print(f"[red]rejected[/red] {item.path}: {item.reason}", soft_wrap=True)
+    for outcome in result.failed:
+        console.print(f"[red]not graded[/red] {outcome.task.student}/{outcome.task.assignment}: "
+                      f"{outcome.error}", soft_wrap=True)
+    for reason in (r for r in result.reasons if r.flagged):
+        console.print(f"[yellow]flagged[/yellow] {reason.student}/{reason.assignment} "
+                      f"({reason.row()['score']} / {reason.row()['max_score']}): {'; '.join(reason.flags)}",
+                      soft_wrap=True)
+    if result.protections:
+        style = "green" if "MISSING" not in result.protections and "OFF" not in result.protections else "red"
+        console.print(f"[{style}]{result.protections}[/{style}]", soft_wrap=True)
+    console.print(f"{result.graded} submissions autograded, {result.skipped} unchanged since last time")
+    if result.grades_csv is not None:
+        console.print(f"grades:   {result.grades_csv}", soft_wrap=True)
+        if result.rejected:
+            console.print(f"rejected: {result.grades_csv.with_name('rejected.csv')}", soft_wrap=True)
+        console.print(f"reasons:  {result.grades_csv.with_name('reasons.csv')} (why each hand-in scored what it did)",
+                      soft_wrap=True)
+    console.print(f"feedback: {result.feedback_dir}/<student>/<assignment>/*.html", soft_wrap=True)
+
+
+def print_report(written: Written) -> None:
+    """The item analysis table and where the report's files went."""
+    print(written.table.to_string(index=False, max_colwidth=60))
+    for key in ("html", "distribution", "items", "items_csv", "grades_csv"):
+        print(f"{key:>12}: {getattr(written, key)}")

@@ -1,0 +1,49 @@
+"""Warm kernels: is a kernel forked from the zygote a real, separate kernel, and does the
+provisioner, asked for neither a warm nor a sandboxed kernel, start an ordinary one?"""
+
+from __future__ import annotations
+
+import os
+
+import nbclient
+import nbformat
+import pytest
+from traitlets.config import Config
+
+from coursekit.grader.isolation import kernels
+
+PROBE = ("import os, numpy\nseen = 'x' in globals()\nx = 1\n"
+         "print(os.getpid(), os.getcwd(), seen, numpy.random.rand(), os.getppid())")
+
+
+@pytest.fixture
+def fork_provisioner():
+    kernels.use_fork_provisioner()
+    yield
+    kernels.use_fork_provisioner(False)
+
+
+def _run(tmp_path, config: Config) -> list[str]:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PROBE)])
+    nbclient.NotebookClient(nb, timeout=60, kernel_name="python3", config=config,
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return nb.cells[0].outputs[0]["text"].split()
+
+
+def test_forked_kernels_are_fresh_processes_of_the_zygote(tmp_path, fork_provisioner):
+    """Is a warm kernel a real, separate kernel: its own pid, the asked-for cwd, fresh state,
+    its own random state, and a child of the zygote?"""
+    warm = Config({"ForkProvisioner": {"warm": True}})
+    runs = [_run(tmp_path, warm) for _ in range(2)]
+    for _pid, cwd, seen, _rand, _parent in runs:
+        assert cwd == str(tmp_path) and seen == "False"
+    assert runs[0][0] != runs[1][0] != str(os.getpid())
+    assert runs[0][3] != runs[1][3], "forked kernels must not share a random state"
+    assert {int(run[4]) for run in runs} == {kernels.Zygote.shared().process.pid}, "not forked from the zygote"
+
+
+def test_without_warm_or_policy_the_kernel_is_an_ordinary_one(tmp_path, fork_provisioner):
+    """With its traits left at their defaults, does ForkProvisioner start the kernel as
+    jupyter_client does: a child of this process, in the asked-for folder?"""
+    _pid, cwd, seen, _rand, parent = _run(tmp_path, Config())
+    assert cwd == str(tmp_path) and seen == "False" and int(parent) == os.getpid()

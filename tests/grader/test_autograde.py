@@ -1,0 +1,161 @@
+"""Does parallel grading give exactly stock nbgrader's scores, resume after being killed,
+and regrade only what changed?"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import ROOT, coursekit
+
+from coursekit.grader import autograde, collect, commands, gradebook, pipeline, sampleclass
+from coursekit.grader.build import generate_release
+from coursekit.grader.course import Course, instructor_workspace
+
+
+def test_scores(db, assignments):
+    return {
+        (s.student, s.assignment, s.test): s.score
+        for a in assignments for s in gradebook.read_test_scores(db, a)
+    }
+
+
+test_scores.__test__ = False  # a helper, not a test
+
+
+@pytest.mark.slow
+def test_parallel_grading_equals_stock_sequential_nbgrader(tmp_path):
+    """Graded by stock `nbgrader autograde` one after another, and by `coursekit grade`
+    with two workers and warm kernels, does every test cell of every student score the same?"""
+    from conftest import copy_course
+
+    stock = Course.at(copy_course(tmp_path / "stock"))
+    ours = copy_course(tmp_path / "ours")
+    submissions = ROOT / "tests" / "fixtures" / "submissions"
+    assignments = sorted({a for _, a in sampleclass.expected_scores(ROOT / "tests" / "fixtures" / "answers")})
+
+    workspace = instructor_workspace(stock)
+    collect.collect(course=stock, submissions=submissions, workspace=workspace)
+    for assignment_id in assignments:
+        generate_release(stock, workspace, assignment_id)
+        commands.run_nbgrader(stock, workspace, "autograde", assignment_id, "--force",
+                             log=workspace.root / "logs" / f"stock-{assignment_id}.log")
+    done = coursekit("grade", str(submissions), "--workers", "2", course=ours)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    expected = test_scores(stock.gradebook, assignments)
+    assert len(expected) >= 6 * 4
+    assert test_scores(ours / "build" / "gradebook.db", assignments) == expected
+
+
+@pytest.mark.slow
+def test_second_run_grades_only_new_or_changed_work(course_copy):
+    """Does a rerun skip unchanged submissions, regrade an edited one, and --force regrade all?"""
+    submissions = course_copy / "tests" / "fixtures" / "submissions"
+    assignment_id = "01-reading-the-source"
+    first = coursekit("grade", str(submissions), "--assignment", assignment_id, course=course_copy)
+    assert first.returncode == 0, first.stderr
+    students = sorted(p.name for p in submissions.iterdir() if (p / assignment_id).is_dir())
+    assert f"{len(students)} submissions autograded, 0 unchanged" in first.stdout
+
+    again = coursekit("grade", str(submissions), "--assignment", assignment_id, course=course_copy)
+    assert f"0 submissions autograded, {len(students)} unchanged" in again.stdout
+
+    ben = submissions / "ben" / assignment_id / f"{assignment_id}.ipynb"
+    ada = submissions / "ada" / assignment_id / f"{assignment_id}.ipynb"
+    ben.write_text(ada.read_text(encoding="utf-8"), encoding="utf-8")  # ben hands in again
+    changed = coursekit("grade", str(submissions), "--assignment", assignment_id, course=course_copy)
+    assert f"1 submissions autograded, {len(students) - 1} unchanged" in changed.stdout
+    scores = {s.student: s.autograded for s in gradebook.read_assignment_scores(
+        course_copy / "build" / "gradebook.db", [assignment_id])}
+    assert scores["ben"] == scores["ada"] > 0
+
+    forced = coursekit("grade", str(submissions), "--assignment", assignment_id, "--force", course=course_copy)
+    assert f"{len(students)} submissions autograded, 0 unchanged" in forced.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_killed_halfway_then_rerun_finishes_with_every_grade_once(course_copy, how):
+    """Killed in the middle of the class, does a second run finish it, with the gradebook
+    intact and each student's grade present exactly once and right?"""
+    submissions = course_copy / "tests" / "fixtures" / "submissions"
+    assignment_id = "01-reading-the-source"
+    expected = {
+        s: score for (s, a), score in
+        sampleclass.expected_scores(course_copy / "tests" / "fixtures" / "answers").items() if a == assignment_id
+    }
+    state_db = course_copy / "build" / "grading-state.db"
+    command = [sys.executable, "-m", "coursekit.cli", "--course", str(course_copy), "grade",
+               str(submissions), "--assignment", assignment_id, "--workers", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.monotonic() + 240
+    done = 0
+    while time.monotonic() < deadline and process.poll() is None:
+        if state_db.exists():
+            try:
+                with sqlite3.connect(state_db, timeout=5) as db:
+                    done = db.execute("SELECT count(*) FROM graded").fetchone()[0]
+            except sqlite3.OperationalError:
+                pass
+        if done >= 2:
+            break
+        time.sleep(0.2)
+    assert process.poll() is None and 2 <= done < len(expected), "could not catch the run halfway"
+    if how == signal.SIGKILL:
+        os.killpg(process.pid, signal.SIGKILL)  # the whole tree, as an OOM killer or a power cut would
+    else:
+        os.kill(process.pid, signal.SIGINT)  # Ctrl-C
+    process.wait(timeout=60)
+
+    rerun = coursekit("grade", str(submissions), "--assignment", assignment_id, course=course_copy)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "unchanged since last time" in rerun.stdout
+    db_path = course_copy / "build" / "gradebook.db"
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        rows = db.execute(
+            "SELECT student.id, count(*) FROM submitted_assignment JOIN student ON student.id = "
+            "submitted_assignment.student_id JOIN assignment ON assignment.id = submitted_assignment.assignment_id "
+            "WHERE assignment.name = ? GROUP BY student.id", (assignment_id,)
+        ).fetchall()
+    assert dict(rows) == dict.fromkeys(expected, 1)
+    scores = {s.student: s.autograded for s in gradebook.read_assignment_scores(db_path, [assignment_id])}
+    assert scores == expected
+
+
+def test_state_records_what_was_graded(tmp_path):
+    """Does the state table tell a changed submission from an unchanged one?"""
+    state = autograde.State(tmp_path / "state.db")
+    task = autograde.Task("ada", "01", "abc")
+    assert not state.is_done(task)
+    state.mark_done(task)
+    assert state.is_done(task)
+    assert not state.is_done(autograde.Task("ada", "01", "changed"))
+    state.close()
+
+
+@pytest.mark.slow
+def test_dask_cluster_gives_the_same_grades_as_local_workers(course_copy):
+    """Run on a Dask cluster (a LocalCluster here), is every grade the one local mode gives?"""
+    from distributed import LocalCluster
+
+    assignment_id = "01-reading-the-source"
+    expected = {
+        s: score for (s, a), score in
+        sampleclass.expected_scores(course_copy / "tests" / "fixtures" / "answers").items() if a == assignment_id
+    }
+    course = Course.at(course_copy)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        report = pipeline.grade(
+            course=course, submissions=course_copy / "tests" / "fixtures" / "submissions",
+            assignments=[assignment_id], dask_address=cluster.scheduler_address,
+        )
+    assert report.failed == [] and report.graded == len(expected)
+    assert {s.student: s.autograded for s in report.scores} == expected

@@ -1,0 +1,145 @@
+"""Does grading the sample class give every student the expected score, with feedback and a
+CSV, and does a broken submission get a clear reason without disturbing anyone else?"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, coursekit
+
+from coursekit.grader import gradebook, sampleclass
+from coursekit.grader.course import Course
+
+
+def test_committed_sample_class_matches_its_answers():
+    """Are tests/fixtures/submissions exactly the release filled with the answers files?"""
+    course = Course.at(ROOT)
+    expected = sampleclass.sample_submissions(
+        course=course, answers_dir=ROOT / "tests" / "fixtures" / "answers"
+    )
+    assert len(expected) >= 6
+    submissions = ROOT / "tests" / "fixtures" / "submissions"
+    committed = {p.relative_to(submissions) for p in submissions.rglob("*.ipynb")}
+    assert committed == set(expected)
+    for relative, text in expected.items():
+        assert (submissions / relative).read_text(encoding="utf-8") == text, relative
+
+
+@pytest.mark.slow
+def test_sample_class_gets_the_expected_grades_and_bad_files_are_named(course_copy):
+    """Graded with nbgrader, does each student get exactly the expected autograded score,
+    a feedback page and a CSV row, while broken hand-ins are reported and skipped?"""
+    submissions = course_copy / "tests" / "fixtures" / "submissions"
+    expected = sampleclass.expected_scores(course_copy / "tests" / "fixtures" / "answers")
+    assert len({student for student, _ in expected}) >= 6
+    # Three broken hand-ins beside the honest ones.
+    assignment_id = sorted({a for _, a in expected})[0]
+    (submissions / "zed" / assignment_id).mkdir(parents=True)
+    (submissions / "zed" / assignment_id / f"{assignment_id}.ipynb").write_text("{ not json", encoding="utf-8")
+    (submissions / "yan" / assignment_id).mkdir(parents=True)
+    (submissions / "yan" / assignment_id / "my homework.ipynb").write_text(
+        (submissions / "ada" / assignment_id / f"{assignment_id}.ipynb").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
+    (submissions / "xia" / assignment_id).mkdir(parents=True)
+    (submissions / "xia" / assignment_id / f"{assignment_id}.ipynb").write_text("", encoding="utf-8")
+
+    done = coursekit("grade", str(submissions), course=course_copy)
+    assert done.returncode == 1, done.stderr  # some hand-ins were rejected
+    out = " ".join(done.stdout.split())
+    assert f"zed/{assignment_id}/{assignment_id}.ipynb: not valid JSON" in out
+    assert "my homework.ipynb: unexpected file name" in out
+    assert f"xia/{assignment_id}/{assignment_id}.ipynb: empty file" in out
+    with (course_copy / "build" / "rejected.csv").open(encoding="utf-8") as rows:
+        assert {Path(r["path"]).parent.parent.name for r in csv.DictReader(rows)} == {"zed", "yan", "xia"}
+
+    scores = {
+        (s.student, s.assignment): s.autograded
+        for s in gradebook.read_assignment_scores(
+            course_copy / "build" / "gradebook.db", sorted({a for _, a in expected})
+        )
+    }
+    assert scores == expected
+    for student, graded in expected:
+        assert (course_copy / "build" / "feedback" / student / graded / f"{graded}.html").is_file()
+    assert_feedback_hides_hidden_tests(course_copy)
+    with (course_copy / "build" / "grades.csv").open(encoding="utf-8") as rows:
+        exported = {(r["student_id"], r["assignment"]): float(r["raw_score"]) for r in csv.DictReader(rows)}
+    assert set(exported) == set(expected)
+
+
+def test_missing_course_folder_is_one_clear_line(tmp_path):
+    """Does pointing coursekit at a folder that does not exist say so in one line?"""
+    done = coursekit("build", "--check", course=tmp_path / "nowhere")
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"coursekit: error: {tmp_path / 'nowhere'}: course folder not found"
+
+
+def test_folder_that_is_not_a_course_is_named(tmp_path):
+    """Does a folder without nbgrader_config.py get named as not a course?"""
+    done = coursekit("demo", course=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip().endswith("is not a course folder")
+
+
+def test_malformed_solution_notebook_is_named(course_copy):
+    """Does a solution notebook that is not JSON stop the build with its path and the cause?"""
+    (notebook,) = sorted((course_copy / "solutions").glob("*/*.ipynb"))[:1]
+    notebook.write_text(json.dumps({"cells": [], "nbformat": 3}), encoding="utf-8")
+    done = coursekit("build", "--check", course=course_copy)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert lines == [f"coursekit: error: {notebook}: nbformat 3, this course needs 4"]
+
+
+def test_missing_submissions_folder_is_named(course_copy):
+    """Does `grade` with a folder that does not exist say which folder?"""
+    done = coursekit("grade", str(course_copy / "nope"), course=course_copy)
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"coursekit: error: {course_copy / 'nope'}: submissions folder not found"
+
+
+def _hidden_test_lines(course) -> list[str]:
+    """Distinctive lines of every hidden-test region in the instructor notebooks."""
+    from coursekit import notebooks
+
+    found = []
+    for path in sorted((course / "solutions").glob("*/*.ipynb")):
+        for cell in notebooks.read(path).cells:
+            inside = False
+            for line in cell.source.splitlines():
+                if "### BEGIN HIDDEN TESTS" in line:
+                    inside = True
+                elif "### END HIDDEN TESTS" in line:
+                    inside = False
+                elif inside and len(line.strip()) >= 25 and not line.strip().startswith(("#", "import", "from")):
+                    found.append(" ".join(line.split()))
+    return found
+
+
+def _visible_text(html_text: str) -> str:
+    import html
+    import re
+
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", html_text)).split())
+
+
+def assert_feedback_hides_hidden_tests(course) -> None:
+    """Feedback shows results and messages but no hidden test code (jupyter/nbgrader#917);
+    the autograded notebooks it is made from do contain that code, so the check bites."""
+    hidden = _hidden_test_lines(course)
+    assert len(hidden) > 50
+    autograded = " ".join(
+        " ".join(p.read_text(encoding="utf-8").split()) for p in (course / "build" / "autograded").rglob("*.ipynb")
+    )
+    assert sum(line.replace('"', '\\"') in autograded or line in autograded for line in hidden) > 10
+    pages = sorted((course / "build" / "feedback").rglob("*.html"))
+    assert pages
+    for page in pages:
+        text = _visible_text(page.read_text(encoding="utf-8"))
+        shown = [line for line in hidden if line in text]
+        assert shown == [], f"{page}: hidden test code shown"
+        assert "hidden tests ran here" in text
