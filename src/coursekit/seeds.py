@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from coursekit.errors import CoursekitError
+
 if TYPE_CHECKING:  # pandas is imported where a table is read: the CLI starts without it
     import pandas as pd
 
@@ -26,7 +28,7 @@ NATO_STATEMENT = "nato-statement-2023-09-29.txt"
 NATO_STATEMENT_METADATA = "nato-statement-2023-09-29.json"
 
 
-class SeedError(RuntimeError):
+class SeedError(CoursekitError, RuntimeError):
     """The course data is missing or differs from what the course was written against."""
 
 
