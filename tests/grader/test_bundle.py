@@ -18,7 +18,8 @@ def test_the_bundle_holds_no_grader_module(tmp_path):
         names = bundle.namelist()
         pyproject = tomllib.loads(bundle.read("kfor-in-numbers/pyproject.toml").decode())
     modules = {n.removeprefix("kfor-in-numbers/src/") for n in names if n.startswith("kfor-in-numbers/src/")}
-    assert {"coursekit/seeds.py", "coursekit/charts.py", "coursekit/claims.py", "coursekit/notebooks.py"} <= modules
+    toolkit = {"coursekit/seeds.py", "coursekit/charts/__init__.py", "coursekit/claims.py", "coursekit/notebooks.py"}
+    assert toolkit <= modules
     assert not [m for m in modules if m.startswith("coursekit/grader") or m == "coursekit/cli.py"]
     assert "grader" not in " ".join(names)
     # installing the bundle installs the toolkit, with no entry point into the missing grader

@@ -1,0 +1,87 @@
+"""Read a matplotlib chart back as plain data, so a test can check it by meaning.
+
+`read(ax)` turns an Axes into a `Chart`: its lines and their points (dates decoded to
+`pandas.Timestamp`), marker series, bars, axis scales and limits, what kind of x axis it
+has, its labels, titles and every text in the figure. It accepts charts drawn with
+`ax.plot`, `ax.scatter`, `plt.plot` and pandas' `DataFrame.plot` / `Series.plot`,
+including pandas' period-based date axes. `show(ax)` puts a picture of the chart in a
+notebook's output, whatever the matplotlib backend. See docs/charts.md.
+"""
+
+
+from __future__ import annotations
+
+import io
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure, SubFigure
+
+from coursekit.charts._model import DATE_TOLERANCE, Bars, Chart, Line, Scatter, XKind
+from coursekit.charts._read import _axes_of, _root_figure, read, x_kind
+
+# Re-exported for the grader's judge, which carries a chart's period axis across processes.
+from coursekit.charts._read import _period_freq as _period_freq
+
+# --- showing ----------------------------------------------------------------------------
+
+
+def png_bytes(chart: Axes | Figure, *, dpi: int = 80) -> bytes:
+    """The whole figure as PNG bytes (small: feedback pages embed them)."""
+    figure = _root_figure(chart if isinstance(chart, (Figure, SubFigure)) else _axes_of(chart))
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def show(chart: Axes | Figure, *, alt: str | None = None) -> None:
+    """Put a PNG of the chart in the notebook cell's output, whatever the backend.
+
+    Under the Agg backend figures are never displayed, and a test cell closes the figures
+    it reads, so without this the graded notebook (and the student's feedback) would keep
+    no picture of the chart that was checked. Outside IPython this does nothing.
+    """
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:  # pragma: no cover - IPython comes with every kernel
+        return
+    if get_ipython() is None:
+        return
+    image = Image(data=png_bytes(chart), format="png")
+    if alt:
+        image.alt = alt
+    display(image)
+
+
+def describe(chart: Chart) -> str:
+    """A few plain lines about a chart, for assertion messages and debugging."""
+    out = [f"x axis: {chart.x_kind}" + (f" (period {chart.x_period})" if chart.x_period else "")]
+    out.append(f"y axis: {chart.ylim[0]:g} to {chart.ylim[1]:g}, {chart.yscale}")
+    for line in chart.lines:
+        style = ", ".join(
+            part for part in (
+                f"line {line.linestyle}" if line.has_line else "no line",
+                f"marker {line.marker}" if line.has_markers else "no marker",
+            )
+        )
+        out.append(f"line {line.label!r} ({style}): {len(line.x)} points")
+    for scatter in chart.scatters:
+        out.append(f"scatter {scatter.label!r}: {len(scatter.x)} points")
+    for bars in chart.bars:
+        out.append(f"bars {bars.label!r}: {len(bars.values)} bars")
+    return "\n".join(out)
+
+
+__all__ = [
+    "DATE_TOLERANCE",
+    "Bars",
+    "Chart",
+    "Line",
+    "Scatter",
+    "XKind",
+    "describe",
+    "png_bytes",
+    "read",
+    "show",
+    "x_kind",
+]
