@@ -117,16 +117,18 @@ def test_large_errors_and_results_are_cut_but_still_decide_the_score(tmp_path):
         _cell("from IPython.display import HTML\nHTML('<b>' * 3_000_000)", "test", "t_html"),
         _cell("'y' * 8_000_000", "test", "t_repr"),
         _cell("0.5", "test", "t_partial"),
+        _cell("class Half:\n    def __repr__(self): return '0.5'\n    def _repr_html_(self): return '<i>' * 3_000_000\n"
+              "Half()", "test", "t_half"),
     ], output_kb=64)
     assert len(nbformat.writes(nb)) < 64 * 1024 + 4 * 8 * 1024
     assert _errors(nb.cells[0]) == ["ValueError"]
     [error] = [o for o in nb.cells[0].outputs if o.get("output_type") == "error"]
     assert error["evalue"].startswith("xxx") and "characters cut" in error["evalue"]
-    for cell in nb.cells[1:3]:
-        [result] = [o for o in cell.outputs if o.get("output_type") == "execute_result"]
-        assert list(result["data"]) == ["text/plain"] and "characters cut" in result["data"]["text/plain"]
-    [partial] = [o for o in nb.cells[3].outputs if o.get("output_type") == "execute_result"]
-    assert partial["data"]["text/plain"] == "0.5"
+    results = [[o["data"] for o in cell.outputs if o.get("output_type") == "execute_result"] for cell in nb.cells]
+    assert results[1] == [{"text/plain": "<IPython.core.display.HTML object>"}]  # the 9 MB of HTML dropped
+    assert list(results[2][0]) == ["text/plain"] and "characters cut" in results[2][0]["text/plain"]
+    assert results[3] == [{"text/plain": "0.5"}]  # small: untouched
+    assert results[4] == [{"text/plain": "0.5"}]  # its HTML dropped, its partial credit still readable
     assert "output beyond 64 KiB dropped" in nb.metadata["coursekit"]["incidents"]
 
 
