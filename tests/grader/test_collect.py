@@ -17,9 +17,9 @@ import pytest
 from conftest import ROOT
 
 from coursekit.grader import collect, limits
-from coursekit.grader.limits import Sandbox
 from coursekit.grader.course import Course, instructor_workspace
 from coursekit.grader.errors import CourseError
+from coursekit.grader.limits import Sandbox
 
 
 @pytest.fixture
@@ -102,7 +102,8 @@ def _set(path: str, value):
 HOSTILE = {
     "deep": (b"[" * 100_000 + b"]" * 100_000, r"nested too deeply|nested more than"),
     "deep-but-readable": (b'{"cells": ' + b"[" * 200 + b"]" * 200 + b', "nbformat": 4}', r"nested more than 64 levels"),
-    "huge-int": (_with(_set("metadata.x", 0)).replace(b'"x": 0', b'"x": ' + b"9" * 100_000), r"number 100000 characters long"),
+    "huge-int": (_with(_set("metadata.x", 0)).replace(b'"x": 0', b'"x": ' + b"9" * 100_000),
+                 r"number 100000 characters long"),
     "nbgrader-list": (_with(_set("cells.3.metadata.nbgrader", ["grade_id"])), r"cell 3: metadata.nbgrader is a list"),
     "nbgrader-str": (_with(_set("cells.3.metadata.nbgrader", "x")), r"metadata.nbgrader is a str"),
     "grade-id-number": (_with(_set("cells.3.metadata.nbgrader.grade_id", 7)), r"grade_id is not text"),

@@ -182,7 +182,8 @@ def _read_bytes(path: Path, max_bytes: int | None) -> bytes:
     if _special(info.st_mode) or stat.S_ISDIR(info.st_mode):
         raise _Refused(_special(info.st_mode) or "a folder, not a notebook")
     if max_bytes is not None and info.st_size > max_bytes:
-        raise _Refused(f"{info.st_size / 2**20:.1f} MiB, over the {max_bytes / 2**20:g} MiB limit (c.Sandbox.notebook_mb)")
+        raise _Refused(f"{info.st_size / 2**20:.1f} MiB, over the {max_bytes / 2**20:g} MiB limit "
+                       "(c.Sandbox.notebook_mb)")
     try:
         fd = os.open(path, _READ_FLAGS)
     except FileNotFoundError:

@@ -104,8 +104,8 @@ def print_grades(result: GradeReport, console: Console | None = None) -> None:
         console.print(f"grades:   {escape(str(result.grades_csv))}", soft_wrap=True)
         if result.rejected:
             console.print(f"rejected: {escape(str(result.grades_csv.with_name('rejected.csv')))}", soft_wrap=True)
-        console.print(f"reasons:  {escape(str(result.grades_csv.with_name('reasons.csv')))} (why each hand-in scored what it did)",
-                      soft_wrap=True)
+        console.print(f"reasons:  {escape(str(result.grades_csv.with_name('reasons.csv')))} "
+                      "(why each hand-in scored what it did)", soft_wrap=True)
     console.print(f"feedback: {escape(str(result.feedback_dir))}/<student>/<assignment>/*.html", soft_wrap=True)
 
 

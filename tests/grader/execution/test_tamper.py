@@ -488,7 +488,8 @@ MAGICS = {
     "script-bash": ("%%script bash\necho hi\npython -c 'print(1)'\n", [(3, "runs or writes Python from %%script")]),
     "capture": ("%%capture out\nimport builtins\nbuiltins.print = None\n", [(3, "assigns builtins.print")]),
     "run": ("x = 1\n%run -i helper.py\n", [(2, "runs helper.py with %run")]),
-    "shell-escape": ("x = 1\n!echo 'import builtins' > helper.py\n", [(2, "runs or writes Python from a shell escape")]),
+    "shell-escape": ("x = 1\n!echo 'import builtins' > helper.py\n",
+                     [(2, "runs or writes Python from a shell escape")]),
     "shell-assign": ("out = !python -c 'print(2)'\n", [(1, "runs or writes Python from a shell escape")]),
 }
 

@@ -83,7 +83,8 @@ SUBPROCESS_PYTHON = frozenset({"python", "python2", "python3", "pypy"})
 SHELL_MAGICS = frozenset({"bash", "sh", "zsh", "system", "sx", "script", "perl", "ruby"})
 # A shell command that runs or writes Python where the kernel would pick it up.
 _SHELL_PYTHON = re.compile(r"python|\.pyc?\b|\.pth\b|sitecustomize|usercustomize|site-packages|\.ipython|IPYTHON")
-_SHELL_LINE = re.compile(r"^[ \t]*(?:[\w.]+(?:[ \t]*,[ \t]*[\w.]+)*[ \t]*=[ \t]*)?(?:!!?|%(?:system|sx)\b)(?P<command>.*)$")
+_SHELL_LINE = re.compile(
+    r"^[ \t]*(?:[\w.]+(?:[ \t]*,[ \t]*[\w.]+)*[ \t]*=[ \t]*)?(?:!!?|%(?:system|sx)\b)(?P<command>.*)$")
 _RUN_LINE = re.compile(r"^[ \t]*%run\b(?P<args>.*)$")
 
 
