@@ -11,6 +11,7 @@ SafeExecute stops (its guard) still fail: it runs with or without the sandbox.
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import socket
@@ -19,14 +20,16 @@ import threading
 from pathlib import Path
 
 import pytest
-from builders import adversarial_cases, adversarial_class
+from builders import Special, adversarial_cases, adversarial_class
 from conftest import ROOT
+from rich.console import Console
 
 from coursekit.grader import sampleclass
 from coursekit.grader.course import Course, instructor_workspace
 from coursekit.grader.gradebook import read_assignment_scores
 from coursekit.grader.pipeline import grade
 from coursekit.grader.report import write_report
+from coursekit.grader.terminal import print_grades
 
 FIXTURES = ROOT / "tests" / "fixtures"
 # Where adv-network connects (fixed in its code). Not 127.0.0.1: the kernels and Jupyter
@@ -84,6 +87,9 @@ def _class_folder(course: Course, target: Path, students: list[str] | None = Non
         if students is None or relative.parts[0] in students:
             path = target / relative
             path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(data, Special):  # a symbolic link or FIFO (cases-collect.json)
+                data.make(path)
+                continue
             if address:  # another loopback address, so two tests may run at once
                 data = data.replace(ADDRESS[0].encode(), address.encode())
             path.write_bytes(data)
@@ -121,6 +127,11 @@ def test_adversarial_class_gets_what_it_earned_and_harms_nobody(course_copy, tmp
         if not re.search(case["reason"], row["reason"]):
             problems.append(f"{case['student']}: reason {row['reason']!r} does not match {case['reason']!r}")
     assert not problems, "\n".join(problems)
+
+    # The terminal summary prints student text as text: adv-markup-flag's "[/]" crashed it before.
+    console = Console(record=True, width=400, file=io.StringIO())
+    print_grades(result, console=console)
+    assert "writes [/][bold]x[link=y].py with %%writefile" in console.export_text()
 
     # Every honest student's grade is what it is without the attackers.
     expected = sampleclass.expected_scores(FIXTURES / "answers")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,66 @@ def assert_feedback_hides_hidden_tests(course) -> None:
         shown = [line for line in hidden if line in text]
         assert shown == [], f"{page}: hidden test code shown"
         assert "hidden tests ran here" in text
+
+
+@pytest.mark.slow
+def test_grading_a_folder_grades_that_folder_only(course_copy, tmp_path):
+    """`coursekit grade B` after `coursekit grade A`: the table, reasons.csv and grades.csv
+    cover B's students only; A's hand-ins are neither regraded nor changed in the gradebook;
+    grading B again finds its hand-ins already graded and unchanged."""
+    from coursekit.grader import autograde
+    from coursekit.grader.course import instructor_workspace
+    from coursekit.grader.pipeline import grade
+
+    course = Course.at(course_copy)
+    assignment_id = "01-reading-the-source"
+    expected = sampleclass.expected_scores(course_copy / "tests" / "fixtures" / "answers")
+    folders = {}
+    for name, students in (("A", ["ada", "ben"]), ("B", ["chloe", "dev"])):
+        for student in students:
+            source = course_copy / "tests" / "fixtures" / "submissions" / student / assignment_id
+            (tmp_path / name / student).mkdir(parents=True)
+            shutil.copytree(source, tmp_path / name / student / assignment_id)
+        folders[name] = tmp_path / name
+    first = grade(course=course, submissions=folders["A"], assignments=[assignment_id], workers=2)
+    assert first.graded == 2
+    before = _graded_state(course)
+
+    second = grade(course=course, submissions=folders["B"], assignments=[assignment_id], workers=2)
+    assert second.graded == 2 and second.skipped == 0  # A's two were not even counted
+    assert {s.student for s in second.scores} == {"chloe", "dev"}
+    assert {r.student for r in second.reasons} == {"chloe", "dev"}
+    with (course.build_dir / "reasons.csv").open(encoding="utf-8") as rows:
+        assert {r["student"] for r in csv.DictReader(rows)} == {"chloe", "dev"}
+    with (course.build_dir / "grades.csv").open(encoding="utf-8") as rows:
+        assert {r["student_id"] for r in csv.DictReader(rows)} == {"chloe", "dev"}
+    after = _graded_state(course)
+    for student in ("ada", "ben"):  # not regraded, not damaged
+        assert after[student] == before[student]
+    scores = {(s.student, s.assignment): s.autograded
+              for s in gradebook.read_assignment_scores(course.gradebook, [assignment_id])}
+    four = ("ada", "ben", "chloe", "dev")
+    assert scores == {k: v for k, v in expected.items() if k[1] == assignment_id and k[0] in four}
+
+    again = grade(course=course, submissions=folders["B"], assignments=[assignment_id], workers=2)
+    assert (again.graded, again.skipped) == (0, 2)  # resumable: the same folder is unchanged
+
+    # The control: planned over everything in submitted/ (as before issue 14), A's hand-ins count too.
+    state = autograde.State(instructor_workspace(course).state_db)
+    try:
+        _, skipped = autograde.plan(workspace=instructor_workspace(course), assignments=[assignment_id],
+                                    state=state, force=False)
+    finally:
+        state.close()
+    assert skipped == 4
+
+
+def _graded_state(course: Course) -> dict[str, tuple]:
+    """Per student: the autograded notebook's bytes and modification time, and the gradebook score."""
+    scores = {s.student: s.autograded for s in gradebook.read_assignment_scores(course.gradebook,
+                                                                                ["01-reading-the-source"])}
+    state = {}
+    for notebook in (course.build_dir / "autograded").glob("*/01-reading-the-source/*.ipynb"):
+        student = notebook.parent.parent.name
+        state[student] = (notebook.read_bytes(), notebook.stat().st_mtime_ns, scores.get(student))
+    return state

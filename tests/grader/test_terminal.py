@@ -39,3 +39,51 @@ def test_the_summary_names_everything_once(tmp_path):
     assert "refused a.ipynb" not in text.split("flagged")[-1]  # refusals are listed as rejected, not flagged
     assert "3 submissions autograded, 1 unchanged since last time" in text
     assert f"reasons:  {tmp_path / 'reasons.csv'}" in text
+
+
+MARKUP = ["[bold red]x[/]", "[link=https://evil.example]click[/link]", "[/]", "[red", "x\\", "[/bold]"]
+
+
+def _hostile_report(tmp_path: Path) -> GradeReport:
+    """Every student-derived string carries text rich would read as markup."""
+    flags = tuple(f"tampering suspected: cell 1 line 1 imports {m}" for m in MARKUP)
+    return GradeReport(
+        scores=[AssignmentScore("[bold]ann[/bold]", "01-a", 3.0, 4.0, 0.0, False)],
+        rejected=[Rejected(Path(f"/x/cyd/01-a/{MARKUP[0]}.ipynb"), f"refused: {MARKUP[1]}", "cyd", "01-a")],
+        failed=[Outcome(Task("[/]", "01-a", "d"), False, 1.0, f"nbgrader broke {MARKUP[3]}")],
+        graded=1, skipped=0, grades_csv=tmp_path / "grades.csv", feedback_dir=tmp_path / "feedback",
+        reasons=[Reason("[red]", "01-a", 3.0, 4.0, flags=flags)],
+    )
+
+
+def test_student_text_is_printed_as_text_never_as_markup(tmp_path):
+    """Does an import name like "[bold red]x[/]" or "[link=…]" neither crash the summary
+    (a closing tag with nothing open raises MarkupError) nor render as style or a link?"""
+    console = Console(width=400, record=True)
+    print_grades(_hostile_report(tmp_path), console=console)
+    text = console.export_text()
+    for markup in MARKUP:
+        assert markup in text, markup
+    assert "[bold]ann[/bold]" in text and "not graded [/]/01-a" in text and "flagged [red]/01-a" in text
+    assert "evil.example" not in console.export_html(inline_styles=True).split("<code")[0]  # no link
+    assert "\x1b]8;" not in _ansi(_hostile_report(tmp_path))  # no OSC 8 hyperlink either
+
+
+def _ansi(report: GradeReport) -> str:
+    import io
+
+    out = io.StringIO()
+    print_grades(report, console=Console(file=out, width=400, force_terminal=True, color_system="truecolor"))
+    return out.getvalue()
+
+
+def test_control_unescaped_markup_crashes_or_renders():
+    """The control: printed as markup (as before issue 14), the same strings raise or become links."""
+    import pytest
+    from rich.errors import MarkupError
+
+    with pytest.raises(MarkupError):
+        Console(record=True).print("flagged [/]/01-a")
+    console = Console(record=True, width=200)
+    console.print(f"flagged: {MARKUP[1]}")
+    assert "[link=" not in console.export_text()

@@ -82,11 +82,18 @@ class State:
         self.db.close()
 
 
-def plan(*, workspace: Workspace, assignments: list[str], state: State, force: bool) -> tuple[list[Task], int]:
-    """The tasks still to run, and how many were skipped as already graded."""
+def plan(*, workspace: Workspace, assignments: list[str], state: State, force: bool,
+         only: set[tuple[str, str]] | None = None) -> tuple[list[Task], int]:
+    """The tasks still to run, and how many were skipped as already graded.
+
+    `only`: the (student, assignment) hand-ins to consider (those collected in this run);
+    None: everything in submitted/.
+    """
     todo, skipped = [], 0
     for assignment_id in assignments:
         for folder in sorted(workspace.submitted.glob(f"*/{assignment_id}")):
+            if only is not None and (folder.parent.name, assignment_id) not in only:
+                continue
             if not folder.is_dir() or not any(folder.glob("*.ipynb")):
                 continue
             task = Task(folder.parent.name, assignment_id, submission_digest(folder))

@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
+import stat
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coursekit import notebooks
+import nbformat
+
 from coursekit.grader.course import Course, Workspace, notebooks_in
 from coursekit.grader.errors import CourseError
+from coursekit.grader.limits import JSON_DEPTH, NUMBER_DIGITS
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +90,23 @@ def unpack_lms_zip(
         infos = [i for i in bundle.infolist() if not i.is_dir()]
         if sum(i.file_size for i in infos) > ZIP_MAX_BYTES:
             raise CourseError(f"{archive}: unpacks to more than {ZIP_MAX_BYTES // 1024**3} GiB; refused")
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True)
+        target = _fresh_folder(target.parent, target.name)
         names = {p.stem: a for a in course.assignments() for p in notebooks_in(course.solutions / a)}
         regex = re.compile(pattern)
         for info in infos:
+            mode = info.external_attr >> 16
+            if stat.S_IFMT(mode) and not stat.S_ISREG(mode):  # unix mode recorded, and not a file
+                kind = _special(mode) or "not a regular file"
+                rejected.append(Rejected(archive / info.filename, f"{kind.split(';')[0]} in the archive; not unpacked"))
+                continue
             place = _place(info.filename, names, regex)
             if isinstance(place, str):
                 rejected.append(Rejected(archive / info.filename, place))
                 continue
             destination = target.joinpath(*place)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            with bundle.open(info) as source, destination.open("wb") as out:
+            destination.parent.mkdir(parents=True, exist_ok=True)  # inside the fresh target: no links
+            destination.unlink(missing_ok=True)  # a later entry for the same place wins
+            with bundle.open(info) as source, os.fdopen(os.open(destination, _WRITE_FLAGS, 0o644), "wb") as out:
                 shutil.copyfileobj(source, out)
     return target, rejected
 
@@ -139,30 +149,204 @@ def mend_clashes(nb: dict) -> list[str]:
     return notes
 
 
-def _readable(path: Path, expected: set[str], max_bytes: int | None) -> tuple[dict, list[str]] | str:
-    """One handed-in notebook as JSON, with what had to be mended; or why it is refused."""
-    if path.name not in expected:
-        return f"unexpected file name (expected {', '.join(sorted(expected))})"
-    size = path.stat().st_size
-    if max_bytes is not None and size > max_bytes:
-        return f"{size / 2**20:.1f} MiB, over the {max_bytes / 2**20:g} MiB limit (c.Sandbox.notebook_mb)"
+class _Refused(Exception):
+    """One file is refused; the message says why."""
+
+
+# Reads of student-influenced paths: never follow a symbolic link, never block on a FIFO.
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _special(mode: int) -> str:
+    """What a file that is neither a regular file nor a folder is ("" for those two)."""
+    if stat.S_ISLNK(mode):
+        return "a symbolic link; not followed"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO); not opened"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device; not opened"
+    if stat.S_ISSOCK(mode):
+        return "a socket; not opened"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return ""
+    return "not a regular file; not opened"
+
+
+def _read_bytes(path: Path, max_bytes: int | None) -> bytes:
+    """The file's bytes, read without following a link or blocking; _Refused otherwise."""
     try:
-        notebooks.read(path)
-    except notebooks.NotebookError as error:
-        return str(error).removeprefix(f"{path}: ")
-    # nbformat mends clashing cell ids quietly when it reads; nbgrader refuses them
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    return raw, mend_clashes(raw)
+        info = os.lstat(path)
+    except FileNotFoundError:
+        raise _Refused("vanished before it could be read") from None
+    if _special(info.st_mode) or stat.S_ISDIR(info.st_mode):
+        raise _Refused(_special(info.st_mode) or "a folder, not a notebook")
+    if max_bytes is not None and info.st_size > max_bytes:
+        raise _Refused(f"{info.st_size / 2**20:.1f} MiB, over the {max_bytes / 2**20:g} MiB limit "
+                       "(c.Sandbox.notebook_mb)")
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except FileNotFoundError:
+        raise _Refused("vanished before it could be read") from None
+    except OSError as error:  # ELOOP: swapped for a link since the lstat
+        raise _Refused(f"cannot be read ({error.strerror})") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _Refused("not a regular file; not opened")
+        data = handle.read(-1 if max_bytes is None else max_bytes + 1)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise _Refused(f"over the {max_bytes / 2**20:g} MiB limit (c.Sandbox.notebook_mb)")
+    return data
+
+
+def _json(data: bytes, max_depth: int, max_digits: int):
+    """Parse with the caps: no number longer than `max_digits`, no nesting deeper than `max_depth`."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _Refused(f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+    if not text.strip():
+        raise _Refused("empty file, not a notebook")
+
+    def number(kind):
+        def parse(literal: str):
+            if len(literal) > max_digits:
+                raise _Refused(f"a number {len(literal)} characters long, over the limit of {max_digits} "
+                               "(c.Sandbox.number_digits)")
+            return kind(literal)
+        return parse
+
+    try:
+        raw = json.loads(text, parse_int=number(int), parse_float=number(float))
+    except json.JSONDecodeError as error:
+        raise _Refused(f"not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
+    except RecursionError:
+        raise _Refused(f"JSON nested too deeply to read (limit {max_depth}, c.Sandbox.json_depth)") from None
+    except ValueError as error:  # e.g. Python's limit on converting long integers
+        raise _Refused(f"not readable JSON ({error})") from None
+    pending = [(raw, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > max_depth:
+            raise _Refused(f"JSON nested more than {max_depth} levels deep (c.Sandbox.json_depth)")
+        if isinstance(value, dict):
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+    return raw, text
+
+
+def _shape(raw) -> None:
+    """Refuse JSON that is not shaped like a notebook where collect and nbgrader rely on it."""
+    if isinstance(raw, dict) and raw.get("nbformat") not in (None, 4):
+        raise _Refused(f"nbformat {raw.get('nbformat')!r}, this course needs 4")
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
+        raise _Refused("JSON but not a notebook (no 'cells' list)")
+    if raw.get("nbformat") != 4:
+        raise _Refused(f"nbformat {raw.get('nbformat')!r}, this course needs 4")
+    if not isinstance(raw.get("metadata", {}), dict):
+        raise _Refused("JSON but not a notebook (its metadata is not an object)")
+    for index, cell in enumerate(raw["cells"]):
+        where = f"cell {index}"
+        if not isinstance(cell, dict):
+            raise _Refused(f"{where} is a {type(cell).__name__}, not a cell")
+        if cell.get("cell_type") not in ("code", "markdown", "raw"):
+            raise _Refused(f"{where}: cell_type {str(cell.get('cell_type'))[:40]!r} is not code, markdown or raw")
+        source = cell.get("source", "")
+        if not (isinstance(source, str) or (isinstance(source, list) and all(isinstance(x, str) for x in source))):
+            raise _Refused(f"{where}: source is not text")
+        if "id" in cell and not isinstance(cell["id"], str):
+            raise _Refused(f"{where}: id is not text")
+        metadata = cell.get("metadata", {})
+        if not isinstance(metadata, dict):
+            raise _Refused(f"{where}: metadata is not an object")
+        nbgrader = metadata.get("nbgrader", {})
+        if not isinstance(nbgrader, dict):
+            raise _Refused(f"{where}: metadata.nbgrader is a {type(nbgrader).__name__}, not an object")
+        if "grade_id" in nbgrader and not isinstance(nbgrader["grade_id"], str):
+            raise _Refused(f"{where}: metadata.nbgrader.grade_id is not text")
+        if "points" in nbgrader and not isinstance(nbgrader["points"], int | float):
+            raise _Refused(f"{where}: metadata.nbgrader.points is not a number")
+        outputs = cell.get("outputs", [])
+        if not isinstance(outputs, list) or not all(
+                isinstance(o, dict) and isinstance(o.get("output_type"), str) for o in outputs):
+            raise _Refused(f"{where}: outputs are not a list of outputs")
+
+
+def _readable(path: Path, expected: set[str], max_bytes: int | None, max_depth: int = JSON_DEPTH,
+              max_digits: int = NUMBER_DIGITS) -> tuple[bytes, dict, list[str]] | str:
+    """One handed-in notebook: its bytes, its JSON and what had to be mended; or why it is refused.
+
+    Never raises: whatever a file does, it is refused with a reason, and the class goes on.
+    """
+    try:
+        if path.name not in expected:
+            try:
+                kind = _special(os.lstat(path).st_mode)
+            except OSError:
+                kind = ""
+            return f"unexpected file name (expected {', '.join(sorted(expected))})" + (f"; {kind}" if kind else "")
+        data = _read_bytes(path, max_bytes)
+        raw, text = _json(data, max_depth, max_digits)
+        _shape(raw)
+        try:
+            with warnings.catch_warnings():  # nbformat warns (and mends) clashing cell ids: see mend_clashes
+                warnings.simplefilter("ignore")
+                nbformat.reads(text, as_version=4)
+        except Exception as error:  # nbformat raises several unrelated types here
+            raise _Refused(f"not a valid notebook ({str(error)[:300]})") from None
+        # nbformat mends clashing cell ids quietly when it reads; nbgrader refuses them
+        return data, raw, mend_clashes(raw)
+    except _Refused as refused:
+        return str(refused)
+    except OSError as error:
+        return f"cannot be read ({error.strerror or error})"
+    except Exception as error:  # the promise: one file never ends the run
+        return f"cannot be read ({type(error).__name__}: {str(error)[:300]})"
+
+
+def _fresh_folder(root: Path, *parts: str) -> Path:
+    """`root/parts...` as real, empty folders: a symbolic link or file in the way (left by a
+    previous run, or anyone) is removed, never followed."""
+    root.mkdir(parents=True, exist_ok=True)
+    current = root
+    for number, part in enumerate(parts):
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            mode = None
+        last = number == len(parts) - 1
+        if mode is not None and (last or not stat.S_ISDIR(mode)):
+            if stat.S_ISDIR(mode):
+                shutil.rmtree(current)  # removes links inside, never what they point at
+            else:
+                current.unlink()
+            mode = None
+        if mode is None:
+            current.mkdir()
+    return current
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Write a file that does not exist yet, never through a link."""
+    with os.fdopen(os.open(path, _WRITE_FLAGS, 0o644), "wb") as out:
+        out.write(data)
 
 
 def _collect_one(folder: Path, owner: tuple[str, str], course: Course, workspace: Workspace,
-                 max_bytes: int | None, result: Collected) -> None:
+                 max_bytes: int | None, result: Collected, max_depth: int = JSON_DEPTH,
+                 max_digits: int = NUMBER_DIGITS) -> None:
     """One student's hand-in of one assignment: refused files noted, the rest copied."""
     expected = {p.name for p in notebooks_in(course.solutions / owner[1])}
-    handed_in = notebooks_in(folder)
+    try:
+        handed_in = notebooks_in(folder)
+    except OSError as error:
+        result.rejected.append(Rejected(folder, f"cannot be read ({error.strerror or error})", *owner))
+        return
     good = []
     for path in handed_in:
-        read = _readable(path, expected, max_bytes)
+        read = _readable(path, expected, max_bytes, max_depth, max_digits)
         if isinstance(read, str):
             result.rejected.append(Rejected(path, read, *owner))
         else:
@@ -171,22 +355,37 @@ def _collect_one(folder: Path, owner: tuple[str, str], course: Course, workspace
         if not handed_in:
             result.rejected.append(Rejected(folder, "no notebook handed in", *owner))
         return
-    target = workspace.submitted / owner[0] / owner[1]
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    for path, raw, mended in good:
+    target = _fresh_folder(workspace.submitted, *owner)
+    for path, data, raw, mended in good:
         if mended:
             # graded as mended; the hand-in itself stays as it was
-            (target / path.name).write_text(json.dumps(raw, ensure_ascii=False, indent=1), encoding="utf-8")
+            data = json.dumps(raw, ensure_ascii=False, indent=1).encode("utf-8")
             result.notes.setdefault(owner, []).append(f"{path.name}: " + "; ".join(dict.fromkeys(mended)))
-        else:
-            shutil.copy2(path, target / path.name)
+        _write_new(target / path.name, data)  # the bytes checked, not the file again
     result.accepted[owner] = target
+
+
+def _folders(parent: Path, result: Collected, owner: tuple[str, ...]) -> list[Path]:
+    """The real folders in `parent`; links and special files are refused with a reason,
+    other files ignored as before."""
+    folders = []
+    for path in sorted(parent.iterdir()):
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            continue  # vanished
+        if stat.S_ISDIR(mode):
+            folders.append(path)
+        elif kind := _special(mode):
+            # named by the student (and assignment) it stands for
+            who = (*owner, path.name) if owner else ((path.name,) if STUDENT_ID.match(path.name) else ())
+            result.rejected.append(Rejected(path, kind, *who))
+    return folders
 
 
 def collect(
     *, course: Course, submissions: Path, workspace: Workspace, zip_pattern: str = LMS_FILE_PATTERN,
-    max_notebook_bytes: int | None = None,
+    max_notebook_bytes: int | None = None, max_json_depth: int = JSON_DEPTH, max_number_digits: int = NUMBER_DIGITS,
 ) -> Collected:
     """Copy `<student>/<assignment>/*.ipynb` (or an LMS zip) into nbgrader's submitted/ folder."""
     submissions = Path(submissions)
@@ -197,15 +396,21 @@ def collect(
     if not submissions.is_dir():
         raise CourseError(f"{submissions}: submissions folder not found")
     known = set(course.assignments())
-    for student_dir in sorted(p for p in submissions.iterdir() if p.is_dir()):
+    for student_dir in _folders(submissions, result, ()):
         if not STUDENT_ID.match(student_dir.name):
             result.rejected.append(Rejected(student_dir, "folder name is not a valid student id"))
             continue
-        for assignment_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
+        try:
+            assignment_dirs = _folders(student_dir, result, (student_dir.name,))
+        except OSError as error:
+            result.rejected.append(Rejected(student_dir, f"cannot be read ({error.strerror or error})",
+                                            student_dir.name))
+            continue
+        for assignment_dir in assignment_dirs:
             if assignment_dir.name not in known:
                 result.rejected.append(Rejected(assignment_dir, "not an assignment of this course", student_dir.name))
                 continue
             _collect_one(assignment_dir, (student_dir.name, assignment_dir.name), course, workspace,
-                         max_notebook_bytes, result)
+                         max_notebook_bytes, result, max_json_depth, max_number_digits)
     log.info("collected %d hand-ins, refused %d files", len(result.accepted), len(result.rejected))
     return result

@@ -2,13 +2,19 @@
 
 Read from the configuration nbgrader loads (coursekit.grader.config) by the executor
 (SafeExecute: cell and notebook time, output), by the sandbox policy each kernel gets
-(memory, CPU, processes, files, /tmp) and by collect (notebook size).
+(memory, CPU, processes, files, /tmp) and by collect (notebook size, JSON depth,
+number length).
 """
 
 from __future__ import annotations
 
 from traitlets import Bool, Int, List, Unicode
 from traitlets.config import Configurable
+
+# Caps collect applies to every handed-in file before anything else reads it (also as
+# the Sandbox traits below, so an instructor can change them in nbgrader_config.py).
+JSON_DEPTH = 64
+NUMBER_DIGITS = 100
 
 # Each protection by name, as the report lists them.
 LAYERS = {
@@ -38,6 +44,10 @@ class Sandbox(Configurable):
     tmp_mb = Int(64, help="Size of the kernel's private /tmp, MiB.").tag(config=True)
     output_kb = Int(1024, help="Output kept per notebook, KiB; the rest is dropped with a note.").tag(config=True)
     notebook_mb = Int(20, help="Largest notebook accepted for grading, MiB.").tag(config=True)
+    json_depth = Int(JSON_DEPTH, help="Deepest nesting of lists and objects in a handed-in notebook's JSON "
+                                      "(a notebook needs about 6); deeper files are refused.").tag(config=True)
+    number_digits = Int(NUMBER_DIGITS, help="Longest number literal in a handed-in notebook's JSON, in characters; "
+                                            "longer files are refused.").tag(config=True)
     layers = List(Unicode(), default_value=list(LAYERS),
                   help="Layers to apply where the machine can (default: all); fewer only to test or debug."
                   ).tag(config=True)

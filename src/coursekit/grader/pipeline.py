@@ -9,6 +9,7 @@ The course's configuration is loaded here, once, and handed down.
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 from dataclasses import dataclass, field
@@ -79,11 +80,13 @@ class Run:
 
 
 def _autograde(course: Course, workspace: Workspace, config: Config, wanted: list[str], run: Run,
-               layers: tuple[str, ...] | None, reporter: Reporter) -> tuple[list[Outcome], int]:
+               layers: tuple[str, ...] | None, reporter: Reporter,
+               only: set[tuple[str, str]]) -> tuple[list[Outcome], int]:
     gradebook.prepare(workspace.gradebook)
     state = autograde.State(workspace.state_db)
     try:
-        tasks, skipped = autograde.plan(workspace=workspace, assignments=wanted, state=state, force=run.force)
+        tasks, skipped = autograde.plan(workspace=workspace, assignments=wanted, state=state, force=run.force,
+                                        only=only)
         where = f"Dask cluster {run.dask_address}" if run.dask_address else f"{run.workers or os.cpu_count()} workers"
         reporter.started(total=len(tasks), skipped=skipped, workers=where)
         settings = autograde.worker_settings(config, course=course, workspace=workspace, feedback=run.feedback,
@@ -101,38 +104,58 @@ def grade_class(
 ) -> GradeReport:
     """Collect, autograde in parallel, write feedback, export grades and reasons.
 
-    Re-running grades only submissions that are new or changed since they were last
-    graded completely (`run.force` regrades all), so an interrupted run resumes.
+    Only the hand-ins collected from `submissions` in this run are graded and reported (the
+    table, reasons.csv, grades.csv): hand-ins of earlier runs from other folders stay in
+    build/submitted and the gradebook, untouched. Re-running on the same folder grades only
+    submissions that are new or changed since they were last graded completely
+    (`run.force` regrades all), so an interrupted run resumes.
     """
     reporter = reporter or Reporter()
     workspace = workspace or instructor_workspace(course)
     wanted = course.wanted(assignments)
     config = load_config(course)
     layers, protections = isolation(config, sandbox_on=run.sandbox)
+    limits = Sandbox(config=config)
     collected: Collected = collect(course=course, submissions=submissions, workspace=workspace,
-                                   zip_pattern=zip_pattern,
-                                   max_notebook_bytes=Sandbox(config=config).notebook_mb * 2**20)
+                                   zip_pattern=zip_pattern, max_notebook_bytes=limits.notebook_mb * 2**20,
+                                   max_json_depth=limits.json_depth, max_number_digits=limits.number_digits)
+    this_run = set(collected.accepted)  # grade FOLDER, not whatever earlier runs left in submitted/
     for assignment_id in wanted if run.release else ():
         # records the source cells (and hidden tests) in the gradebook, which autograde
         # restores into every submission before running it
         generate_release(course, workspace, assignment_id)
-    outcomes, skipped = _autograde(course, workspace, config, wanted, run, layers, reporter)
+    outcomes, skipped = _autograde(course, workspace, config, wanted, run, layers, reporter, this_run)
     failed = [o for o in outcomes if not o.success]
     grades_csv = None
     if run.export:
         grades_csv = workspace.grades_csv
         grades_csv.unlink(missing_ok=True)
         run_nbgrader(course, workspace, "export", f"--to={grades_csv}", log=workspace.logs / "export.log")
+        _keep_rows(grades_csv, this_run)
     write_rejections(collected.rejected, workspace.rejected_csv)
     reasons = submission_reasons(workspace=workspace, collected=collected, failed=failed, assignments=wanted)
     write_reasons(reasons, workspace.reasons_csv)
     log.info("graded %d hand-ins (%d failed, %d unchanged)", len(outcomes), len(failed), skipped)
     return GradeReport(
-        scores=gradebook.read_assignment_scores(workspace.gradebook, wanted), rejected=collected.rejected,
+        scores=[s for s in gradebook.read_assignment_scores(workspace.gradebook, wanted)
+                if (s.student, s.assignment) in this_run], rejected=collected.rejected,
         failed=failed, graded=len(outcomes), skipped=skipped, grades_csv=grades_csv,
         feedback_dir=workspace.feedback, reasons=reasons, protections=protections,
         seconds={(o.task.student, o.task.assignment): o.seconds for o in outcomes},
     )
+
+
+def _keep_rows(grades_csv: Path, keys: set[tuple[str, str]]) -> None:
+    """nbgrader exports the whole gradebook; keep the rows of this run's hand-ins."""
+    with grades_csv.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return
+    fields = list(rows[0])
+    with grades_csv.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(r for r in rows if (r.get("student_id"), r.get("assignment")) in keys)
 
 
 def grade(

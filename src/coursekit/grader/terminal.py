@@ -1,11 +1,16 @@
 """What an instructor reads in the terminal: the progress bar while grading, then the grade
-table, the flagged and refused hand-ins, and where every file went."""
+table, the flagged and refused hand-ins, and where every file went.
+
+Every string that comes from a hand-in (student ids, file names, reasons, flags, errors)
+is printed through `escape`: rich would read "[bold]" or "[link=…]" in it as markup, and
+a malformed tag ends the CLI after grading."""
 
 from __future__ import annotations
 
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -45,7 +50,8 @@ class ProgressReporter(Reporter):
         self.bar.update(self.task, advance=1, failed=self.failed)
         if not outcome.success:
             self.bar.console.print(
-                f"[red]failed[/red] {outcome.task.student}/{outcome.task.assignment}: {outcome.error}"
+                f"[red]failed[/red] {escape(outcome.task.student)}/{escape(outcome.task.assignment)}: "
+                f"{escape(str(outcome.error))}"
             )
 
 
@@ -74,7 +80,7 @@ def grade_table(result: GradeReport) -> Table:
             cells.append(f"{s.autograded:g} / {s.autograded_max:g}")
             pending += s.written_max if s.needs_manual_grade else 0.0
         note = f"{pending:g} pts to grade" if pending else "done"
-        table.add_row(student, *cells, note)
+        table.add_row(escape(student), *cells, note)
     return table
 
 
@@ -82,25 +88,25 @@ def print_grades(result: GradeReport, console: Console | None = None) -> None:
     console = console or Console(width=None if sys.stdout.isatty() else 100)
     console.print(grade_table(result))
     for item in result.rejected:
-        console.print(f"[red]rejected[/red] {item.path}: {item.reason}", soft_wrap=True)
+        console.print(f"[red]rejected[/red] {escape(str(item.path))}: {escape(item.reason)}", soft_wrap=True)
     for outcome in result.failed:
-        console.print(f"[red]not graded[/red] {outcome.task.student}/{outcome.task.assignment}: "
-                      f"{outcome.error}", soft_wrap=True)
+        console.print(f"[red]not graded[/red] {escape(outcome.task.student)}/{escape(outcome.task.assignment)}: "
+                      f"{escape(str(outcome.error))}", soft_wrap=True)
     for reason in (r for r in result.reasons if r.flagged):
-        console.print(f"[yellow]flagged[/yellow] {reason.student}/{reason.assignment} "
-                      f"({reason.row()['score']} / {reason.row()['max_score']}): {'; '.join(reason.flags)}",
+        console.print(f"[yellow]flagged[/yellow] {escape(reason.student)}/{escape(reason.assignment)} "
+                      f"({reason.row()['score']} / {reason.row()['max_score']}): {escape('; '.join(reason.flags))}",
                       soft_wrap=True)
     if result.protections:
         style = "green" if "MISSING" not in result.protections and "OFF" not in result.protections else "red"
-        console.print(f"[{style}]{result.protections}[/{style}]", soft_wrap=True)
+        console.print(f"[{style}]{escape(result.protections)}[/{style}]", soft_wrap=True)
     console.print(f"{result.graded} submissions autograded, {result.skipped} unchanged since last time")
     if result.grades_csv is not None:
-        console.print(f"grades:   {result.grades_csv}", soft_wrap=True)
+        console.print(f"grades:   {escape(str(result.grades_csv))}", soft_wrap=True)
         if result.rejected:
-            console.print(f"rejected: {result.grades_csv.with_name('rejected.csv')}", soft_wrap=True)
-        console.print(f"reasons:  {result.grades_csv.with_name('reasons.csv')} (why each hand-in scored what it did)",
-                      soft_wrap=True)
-    console.print(f"feedback: {result.feedback_dir}/<student>/<assignment>/*.html", soft_wrap=True)
+            console.print(f"rejected: {escape(str(result.grades_csv.with_name('rejected.csv')))}", soft_wrap=True)
+        console.print(f"reasons:  {escape(str(result.grades_csv.with_name('reasons.csv')))} "
+                      "(why each hand-in scored what it did)", soft_wrap=True)
+    console.print(f"feedback: {escape(str(result.feedback_dir))}/<student>/<assignment>/*.html", soft_wrap=True)
 
 
 def print_report(written: Written) -> None:

@@ -107,3 +107,38 @@ def test_the_notebook_budget_stops_a_slow_notebook(tmp_path):
               cell_timeout=10, notebook_timeout=5)
     assert _errors(nb.cells[-1]) == ["NotRun"]
     assert any("notebook time limit (5 s)" in i for i in nb.metadata[INCIDENTS_KEY]["incidents"])
+
+
+def test_large_errors_and_results_are_cut_but_still_decide_the_score(tmp_path):
+    """Is an 8 MB evalue, an 8 MB text/html result and an 8 MB repr cut (the notebook stays
+    small), while the error stays a ValueError and a small numeric result is untouched?"""
+    nb = _run(tmp_path, [
+        _cell("raise ValueError('x' * 8_000_000)", "test", "t_error"),
+        _cell("from IPython.display import HTML\nHTML('<b>' * 3_000_000)", "test", "t_html"),
+        _cell("'y' * 8_000_000", "test", "t_repr"),
+        _cell("0.5", "test", "t_partial"),
+        _cell("class Half:\n    def __repr__(self): return '0.5'\n    def _repr_html_(self): return '<i>' * 3_000_000\n"
+              "Half()", "test", "t_half"),
+    ], output_kb=64)
+    assert len(nbformat.writes(nb)) < 64 * 1024 + 4 * 8 * 1024
+    assert _errors(nb.cells[0]) == ["ValueError"]
+    [error] = [o for o in nb.cells[0].outputs if o.get("output_type") == "error"]
+    assert error["evalue"].startswith("xxx") and "characters cut" in error["evalue"]
+    results = [[o["data"] for o in cell.outputs if o.get("output_type") == "execute_result"] for cell in nb.cells]
+    assert results[1] == [{"text/plain": "<IPython.core.display.HTML object>"}]  # the 9 MB of HTML dropped
+    assert list(results[2][0]) == ["text/plain"] and "characters cut" in results[2][0]["text/plain"]
+    assert results[3] == [{"text/plain": "0.5"}]  # small: untouched
+    assert results[4] == [{"text/plain": "0.5"}]  # its HTML dropped, its partial credit still readable
+    assert "output beyond 64 KiB dropped" in nb.metadata["coursekit"]["incidents"]
+
+
+def test_control_uncut_errors_and_results_are_as_large_as_sent():
+    """The control: _cap_result is what cuts; a payload under its room is left exactly as it is."""
+    from coursekit.grader.execution import safe_execute
+
+    big = {"ename": "ValueError", "evalue": "x" * 100_000, "traceback": ["t" * 100_000]}
+    small = {"data": {"text/plain": "0.5"}, "metadata": {}}
+    assert safe_execute._cap_result(dict(small), "execute_result", 2048) is False
+    assert safe_execute._size(big, "error") > 200_000
+    assert safe_execute._cap_result(big, "error", 2048) and safe_execute._size(big, "error") < 2 * 2048 + 300
+    assert big["ename"] == "ValueError"

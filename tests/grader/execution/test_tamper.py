@@ -472,3 +472,64 @@ def test_deeply_nested_code_is_reported_not_crashed():
     """Does code too deep for the scan give a finding instead of an exception?"""
     found = whats("x = " + "+".join(["1"] * 5000))
     assert found == ["too deeply nested to scan"]
+
+
+# --- cell-magic bodies and line magics (issue 14) ----------------------------------------
+
+MAGICS = {
+    "writefile-patch": ("%%writefile helper.py\nimport builtins\nbuiltins.len = lambda x: 3\n",
+                        [(1, "writes helper.py with %%writefile"), (3, "assigns builtins.len")]),
+    "file-patch": ("%%file -a helper.py\nimport math\nmath.isclose = lambda *a, **k: True\n",
+                   [(1, "writes helper.py with %%file"), (3, "assigns math.isclose")]),
+    "python-subprocess": ("%%python3\nimport ctypes\n", [(2, "imports ctypes")]),
+    "script-python": ("%%script /usr/bin/python3\nexec('1')\n", [(2, "calls exec")]),
+    "bash-heredoc": ("%%bash\ncd /tmp\ncat > sitecustomize.py <<EOF\nimport builtins\nEOF\n",
+                     [(3, "runs or writes Python from %%bash")]),
+    "script-bash": ("%%script bash\necho hi\npython -c 'print(1)'\n", [(3, "runs or writes Python from %%script")]),
+    "capture": ("%%capture out\nimport builtins\nbuiltins.print = None\n", [(3, "assigns builtins.print")]),
+    "run": ("x = 1\n%run -i helper.py\n", [(2, "runs helper.py with %run")]),
+    "shell-escape": ("x = 1\n!echo 'import builtins' > helper.py\n",
+                     [(2, "runs or writes Python from a shell escape")]),
+    "shell-assign": ("out = !python -c 'print(2)'\n", [(1, "runs or writes Python from a shell escape")]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MAGICS))
+def test_cell_magic_bodies_and_line_magics_are_read(name):
+    """Is what a cell magic writes or runs, and what %run or a shell escape runs, scanned?"""
+    source, expected = MAGICS[name]
+    assert [(f.line, f.what) for f in scan_source(source)] == expected
+
+
+MAGIC_ORDINARY = [
+    "%%writefile notes.txt\nimport builtins is not Python here, just text\n",
+    "%%bash\nls -l\necho done\n",
+    "%%html\n<b>builtins.len = 3</b>\n",
+    "%matplotlib inline\nx = 1\n",
+    "!ls data\n",
+    's = """\n!python -c 1\n%run x.py\n"""\n',  # in a string, not a magic
+]
+
+
+@pytest.mark.parametrize("source", MAGIC_ORDINARY)
+def test_ordinary_magics_are_not_reported(source):
+    assert scan_source(source) == []
+
+
+def test_a_written_module_that_patches_and_is_imported_is_flagged_in_the_notebook():
+    """The issue's case: %%writefile a module that patches builtins, then import it."""
+    nb = new_notebook(cells=[
+        answer_cell("%%writefile helper.py\nimport builtins\n_len = builtins.len\nbuiltins.len = lambda x: 3\n", "a1"),
+        answer_cell("import helper\n\ndef f():\n    return 1\n", "a2"),
+    ])
+    text = summary(scan_notebook(nb))
+    assert "a1 line 1 writes helper.py with %%writefile" in text and "a1 line 4 assigns builtins.len" in text
+
+
+def test_control_without_reading_bodies_the_patch_is_unseen():
+    """The control: the pre-issue-14 scan skips a non-Python cell magic's body, which is
+    what _cell_magic now reads (the same body, pasted without its magic line, is caught)."""
+    from coursekit.grader.execution.tamper_rules import _parse
+
+    assert _parse("%%writefile helper.py\nimport builtins\nbuiltins.len = lambda x: 3\n") is None
+    assert whats("import builtins\nbuiltins.len = lambda x: 3\n") == ["assigns builtins.len"]

@@ -6,9 +6,11 @@ each notebook:
 - a **wall-clock budget** for the whole notebook: every cell's timeout is the smaller of
   the per-cell timeout and what is left of the budget; once it is spent, the remaining
   cells are not run and their tests fail with a message saying so;
-- an **output cap**: stream and display output beyond `output_kb` is dropped with one note
-  (errors and results, which decide scores, are always kept), so a flood can neither fill
-  the grader's memory nor the gradebook;
+- an **output cap**: stream and display output beyond `output_kb` is dropped with one note;
+  errors and results, which decide scores, are always kept but cut when large (to what is
+  left of the budget, at least `KEPT_BYTES`: an error keeps its ename and the start of its
+  evalue, a result the start of its text), so a flood can neither fill the autograded
+  notebook nor the gradebook;
 - a **dead kernel** (os._exit, a segfault, the memory or CPU limit) no longer discards the
   submission: the cells before it keep their results and points, the cell that killed it
   and every later one get an error saying what happened;
@@ -208,10 +210,59 @@ class SafeExecute(Execute):
                                              text=f"\n[grader: output beyond {self.output_kb} KiB dropped]\n"))
                 return None
             self._output_bytes += size
-        elif msg_type == "error":
+        elif msg_type in ("error", "execute_result"):
             content = msg["content"]
-            content["traceback"] = content.get("traceback", [])[-30:]  # deep recursion: keep the end
+            if msg_type == "error":
+                content["traceback"] = content.get("traceback", [])[-30:]  # deep recursion: keep the end
+            # Never dropped (they decide scores), but cut when large: to what is left of the
+            # budget, and to at least KEPT_BYTES once it is spent (ename and a result's start stay).
+            room = max(self.output_kb * 1024 - self._output_bytes, KEPT_BYTES)
+            if _cap_result(content, msg_type, room):
+                self._capped = True
+            self._output_bytes += _size(content, msg_type)
         return super().output(outs, msg, display_id, cell_index)
+
+
+KEPT_BYTES = 2048  # what an error or result keeps at least, however much output came before
+
+
+def _size(content: dict, msg_type: str) -> int:
+    if msg_type == "error":
+        return sum(len(str(content.get(k, ""))) for k in ("ename", "evalue")) + sum(
+            len(str(line)) for line in content.get("traceback", []))
+    return len(json.dumps(content.get("data", {}), default=str))
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n[grader: {len(text) - limit} characters cut]"
+
+
+def _cap_result(content: dict, msg_type: str, room: int) -> bool:
+    """Cut an error or execute_result larger than `room` characters; True if it was cut.
+
+    An error keeps its ename and the start of its evalue (it still scores as an error);
+    a result keeps the start of its text/plain only, so one that was small is never touched.
+    """
+    if _size(content, msg_type) <= room:
+        return False
+    if msg_type == "error":
+        content["ename"] = _cut(str(content.get("ename", "")), 200)
+        content["evalue"] = _cut(str(content.get("evalue", "")), room // 2)
+        kept, used = [], 0
+        for line in reversed([str(line) for line in content.get("traceback", [])]):
+            line = _cut(line, room // 4)
+            if used + len(line) > room // 2:
+                break
+            kept.insert(0, line)
+            used += len(line)
+        content["traceback"] = kept or [f"{content['ename']}: {content['evalue']}"[: room // 2]]
+    else:
+        text = content.get("data", {}).get("text/plain", "")
+        content["data"] = {"text/plain": _cut(text if isinstance(text, str) else "".join(map(str, text)), room // 2)}
+        content["metadata"] = {}
+    return True
 
 
 def _name(cell, index: int) -> str:

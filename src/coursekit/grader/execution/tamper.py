@@ -20,7 +20,9 @@ code that rebinds what a test relies on, and Otter-Grader and nbgrader only rest
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ast
+import re
+from dataclasses import dataclass, replace
 
 import nbformat
 
@@ -74,8 +76,23 @@ def summary(findings: list[Finding], limit: int = 3) -> str:
     return text
 
 
+# Cell magics whose body runs as Python outside the kernel's namespace, or is saved as a
+# file the kernel may import or %run later: the body is scanned as a module of its own.
+FILE_MAGICS = frozenset({"writefile", "file"})
+SUBPROCESS_PYTHON = frozenset({"python", "python2", "python3", "pypy"})
+SHELL_MAGICS = frozenset({"bash", "sh", "zsh", "system", "sx", "script", "perl", "ruby"})
+# A shell command that runs or writes Python where the kernel would pick it up.
+_SHELL_PYTHON = re.compile(r"python|\.pyc?\b|\.pth\b|sitecustomize|usercustomize|site-packages|\.ipython|IPYTHON")
+_SHELL_LINE = re.compile(
+    r"^[ \t]*(?:[\w.]+(?:[ \t]*,[ \t]*[\w.]+)*[ \t]*=[ \t]*)?(?:!!?|%(?:system|sx)\b)(?P<command>.*)$")
+_RUN_LINE = re.compile(r"^[ \t]*%run\b(?P<args>.*)$")
+
+
 def _scan_cell(source: str, cell: str, namespace: _Namespace) -> list[Finding]:
     source = source.replace("\r\n", "\n").replace("\r", "\n")  # same line numbers, simpler magic patterns
+    magic = _cell_magic(source, cell)
+    if magic is not None:
+        return magic
     try:
         tree = _parse(source)
         if tree is None:  # a syntax error is a wrong answer, not tampering
@@ -84,4 +101,55 @@ def _scan_cell(source: str, cell: str, namespace: _Namespace) -> list[Finding]:
         scanner.scan(tree)
     except RecursionError:  # the kernel may compile what is too deep for this scan
         return [Finding(cell, 1, "too deeply nested to scan")]
-    return [Finding(cell, line, what) for line, what in sorted(scanner.findings, key=lambda item: item[0])]
+    found = [Finding(cell, line, what) for line, what in scanner.findings]
+    if not _plain_python(source):  # magics only where IPython syntax is (not in strings)
+        found += _line_magics(source, cell)
+    return sorted(found, key=lambda finding: finding.line)
+
+
+def _cell_magic(source: str, cell: str) -> list[Finding] | None:
+    """Findings in a cell magic's body that is not the kernel's own Python (None: not such a cell).
+
+    %%writefile/%%file and %%python/%%script python bodies are scanned as modules of their
+    own (a module written here and imported later patches the kernel all the same); a shell
+    body is reported when it runs or writes Python.
+    """
+    first, _, body = source.partition("\n")
+    head = first.strip()
+    if not head.startswith("%%"):
+        return None
+    words = head[2:].split()
+    name, args = (words[0], words[1:]) if words else ("", [])
+    interpreter = args[0].rsplit("/", 1)[-1] if name == "script" and args else ""
+    if name in FILE_MAGICS or name in SUBPROCESS_PYTHON or interpreter.startswith(("python", "pypy")):
+        found = [replace(f, line=f.line + 1) for f in _scan_cell(body, cell, _Namespace.seeded())]
+        target = next((a for a in args if not a.startswith("-")), "")
+        if name in FILE_MAGICS and target.endswith(".py"):
+            found.insert(0, Finding(cell, 1, f"writes {target} with %%{name}"))
+        return found
+    if name in SHELL_MAGICS:
+        for number, line in enumerate(body.split("\n"), start=2):
+            if _SHELL_PYTHON.search(line):
+                return [Finding(cell, number, f"runs or writes Python from %%{name}")]
+        return []
+    return None
+
+
+def _plain_python(source: str) -> bool:
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _line_magics(source: str, cell: str) -> list[Finding]:
+    """%run and shell escapes (!cmd, x = !cmd, %system, %sx) that run or write Python."""
+    found = []
+    for number, line in enumerate(source.split("\n"), start=1):
+        if match := _RUN_LINE.match(line):
+            target = next((a for a in match["args"].split() if not a.startswith("-")), "a file")
+            found.append(Finding(cell, number, f"runs {target} with %run"))
+        elif (match := _SHELL_LINE.match(line)) and _SHELL_PYTHON.search(match["command"]):
+            found.append(Finding(cell, number, "runs or writes Python from a shell escape"))
+    return found
