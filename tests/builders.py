@@ -17,9 +17,10 @@ from coursekit.grader.course import Course
 
 
 def adversarial_cases(fixtures: Path) -> list[dict]:
-    """The hostile submissions of `tests/fixtures/adversarial/cases.json`, each with the
+    """The hostile submissions of every `tests/fixtures/adversarial/cases*.json`, each with the
     score it must earn (None: refused before grading) and a pattern its reason must match."""
-    return json.loads((fixtures / "adversarial" / "cases.json").read_text(encoding="utf-8"))
+    folder = fixtures / "adversarial"
+    return [case for path in sorted(folder.glob("cases*.json")) for case in json.loads(path.read_text(encoding="utf-8"))]
 
 
 def adversarial_class(*, course: Course, fixtures: Path) -> dict[Path, bytes]:

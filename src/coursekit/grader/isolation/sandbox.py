@@ -323,6 +323,21 @@ def copy_regular_tree(source: str, target: str) -> list[str]:
     return skipped
 
 
+def special_entries(folder: str) -> list[str]:
+    """Everything under `folder` that is neither a regular file nor a folder (symbolic
+    links, pipes, devices, sockets), as relative paths; links are listed, never followed."""
+    found = []
+    if not os.path.isdir(folder) or os.path.islink(folder):
+        return found
+    for entry in os.scandir(folder):
+        mode = entry.stat(follow_symlinks=False).st_mode
+        if stat.S_ISDIR(mode):
+            found += [os.path.join(entry.name, s) for s in special_entries(entry.path)]
+        elif not stat.S_ISREG(mode):
+            found.append(entry.name)
+    return found
+
+
 def open_regular(path: str) -> int | None:
     """A read-only descriptor of `path` if it is a regular file, else None: a symbolic link,
     a pipe, a device or a socket is never followed, blocked on or read."""
