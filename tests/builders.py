@@ -20,7 +20,10 @@ def adversarial_cases(fixtures: Path) -> list[dict]:
     """The hostile submissions of every `tests/fixtures/adversarial/cases*.json`, each with the
     score it must earn (None: refused before grading) and a pattern its reason must match."""
     folder = fixtures / "adversarial"
-    return [case for path in sorted(folder.glob("cases*.json")) for case in json.loads(path.read_text(encoding="utf-8"))]
+    cases = []
+    for path in sorted(folder.glob("cases*.json")):
+        cases += json.loads(path.read_text(encoding="utf-8"))
+    return cases
 
 
 def adversarial_class(*, course: Course, fixtures: Path) -> dict[Path, bytes]:

@@ -182,7 +182,8 @@ def _course_in_system_folders(course: Course) -> list[Path]:
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(course.root / "solutions", copy / "solutions")
         (copy / "build").mkdir()
-        shutil.copy(course.gradebook, copy / "build" / "gradebook.db")
+        with sqlite3.connect(copy / "build" / "gradebook.db") as db:
+            db.execute("CREATE TABLE grade (student TEXT, score REAL)")
         made.append(copy)
     return made
 

@@ -58,11 +58,11 @@ def test_an_instructor_file_left_out_of_the_release_never_reaches_feedback(cours
     is there in the autograded folder (what stock feedback copies) but not in the feedback."""
     import shutil
 
+    from conftest import ROOT
+
     from coursekit.grader.build import generate_release
     from coursekit.grader.course import Course, instructor_workspace
     from coursekit.grader.pipeline import Run, grade_class
-
-    from conftest import ROOT
 
     course = Course.at(course_copy)
     assignment_id = "01-reading-the-source"
@@ -82,3 +82,15 @@ def test_an_instructor_file_left_out_of_the_release_never_reaches_feedback(cours
     assert (autograded / "answer-key.txt").read_text() == "THE KEY"  # what stock feedback would copy
     assert not (feedback / "answer-key.txt").exists()
     assert (feedback / "data.txt").read_text() == "released"
+
+
+def test_the_reasons_never_read_an_autograded_notebook_through_a_link_or_pipe(tmp_path):
+    from coursekit.grader.reasons import read_graded
+
+    secret = tmp_path / "solutions.ipynb"
+    secret.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    (tmp_path / "a.ipynb").symlink_to(secret)
+    os.mkfifo(tmp_path / "b.ipynb")
+    graded, unreadable = read_graded([tmp_path / "a.ipynb", tmp_path / "b.ipynb"])  # returns: never blocks
+    assert graded == [] and len(unreadable) == 2 and all("not a regular file" in u for u in unreadable)
+    assert read_graded([secret])[0]  # control: the same notebook, as a regular file, is read

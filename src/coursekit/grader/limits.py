@@ -13,7 +13,8 @@ from traitlets.config import Configurable
 # Each protection by name, as the report lists them.
 LAYERS = {
     "network": "no network (own network namespace)",
-    "filesystem": "sees only its submission, the seeds and Python (own mount namespace)",
+    "filesystem": "works in a scratch copy of its submission; sees only the seeds, Python and system libraries "
+                  "(own mount namespace)",
     "processes": "own process namespace; all its processes end with it",
     "user": "runs as its own unprivileged user",
     "limits": "memory, CPU-time, process, file-size limits",
