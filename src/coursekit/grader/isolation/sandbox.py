@@ -295,11 +295,10 @@ def _scratch(cwd: str, size_mb: int, uid: int | None, gid: int) -> None:
     namespace, so the real folder holds only what nbgrader itself writes."""
     target = NEW_ROOT + cwd
     os.makedirs(target, exist_ok=True)
-    _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode=0755")
-    try:
-        copy_regular_tree(cwd, target)
-    except OSError:  # full: the kernel gets what fitted (the notebook itself comes by protocol)
-        pass
+    given = sum(os.lstat(os.path.join(base, name)).st_size for base, _, names in os.walk(cwd) for name in names)
+    # room for what nbgrader put there, and `size_mb` (c.Sandbox.tmp_mb) for the kernel
+    _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb * 2**20 + given + 2**20},mode=0755")
+    copy_regular_tree(cwd, target)
     if uid is not None:
         _chown_tree(target, uid, gid)
 
