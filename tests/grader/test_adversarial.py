@@ -105,10 +105,13 @@ def test_adversarial_class_gets_what_it_earned_and_harms_nobody(course_copy, tmp
         shutil.copytree(student, folder / student.name)
     cases = adversarial_cases(FIXTURES)
     listener = Listener(ADDRESS)
+    copies = _course_in_system_folders(course)  # what adv-read-system-folders looks for
     try:
         result = grade(course=course, submissions=folder)
     finally:
         listener.close()
+        for copy in copies:
+            shutil.rmtree(copy, ignore_errors=True)
 
     assert result.protections.startswith("sandbox: all protections on"), result.protections
     reasons = {(r.student, r.assignment): r.row() for r in result.reasons}
@@ -152,12 +155,49 @@ def test_adversarial_class_gets_what_it_earned_and_harms_nobody(course_copy, tmp
         assert db.execute("SELECT COUNT(*) FROM grade WHERE manual_score IS NOT NULL").fetchone()[0] == 0
     assert "adv-write-gradebook,100" not in (course.build_dir / "grades.csv").read_text()
 
+    # Nothing a kernel planted was followed by the grader (cases-filesystem.json): the
+    # gradebook is still a database, the honest hand-ins are as handed in, the autograded
+    # and feedback folders hold no link, pipe or device, and no feedback holds the
+    # solutions, the gradebook, an answer key or a huge file.
+    assert course.gradebook.read_bytes()[:16] == b"SQLite format 3\x00"
+    for student in (FIXTURES / "submissions").iterdir():
+        for handed_in in student.rglob("*.ipynb"):
+            kept = course.build_dir / "submitted" / handed_in.relative_to(student.parent)
+            assert kept.read_bytes() == handed_in.read_bytes(), f"{kept} was changed"
+    for path in [*(course.build_dir / "autograded").rglob("*"), *(course.build_dir / "feedback").rglob("*")]:
+        assert path.is_dir() or (path.is_file() and not path.is_symlink()), f"{path}: not a regular file"
+    solutions = {path.read_bytes() for path in course.solutions.rglob("*") if path.is_file()}
+    for path in (course.build_dir / "feedback").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert len(data) < 4 * 2**20, f"{path}: {len(data)} bytes"
+            assert data not in solutions and not data.startswith(b"SQLite format 3"), path
+            assert path.suffix in (".html", ".ipynb"), f"{path}: copied into the feedback"
+
     # The class report lists the flagged hand-ins with their reasons.
     page = write_report(workspace=instructor_workspace(course), assignments=course.assignments()).html.read_text()
     assert "Flagged submissions" in page and "adv-exit" in page and "kernel died" in page
     assert "adv-not-json" in page and "refused" in page
     # adv-process-flood's sleepers died with its kernel (its PID namespace)
     assert not [p for p in Path("/proc").glob("[0-9]*/cmdline") if _is_sleeper(p)], "student processes left behind"
+
+
+SYSTEM_COPIES = ("/opt", "/usr/local/share", "/etc", "/srv")
+
+
+def _course_in_system_folders(course: Course) -> list[Path]:
+    """Copies of the course's solutions and gradebook under /opt, /usr/local/share, /etc
+    and /srv, where a course may live; none may be readable from a kernel."""
+    made = []
+    for top in SYSTEM_COPIES:
+        copy = Path(top) / "coursekit-adversarial-course"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(course.root / "solutions", copy / "solutions")
+        (copy / "build").mkdir()
+        with sqlite3.connect(copy / "build" / "gradebook.db") as db:
+            db.execute("CREATE TABLE grade (student TEXT, score REAL)")
+        made.append(copy)
+    return made
 
 
 def _scores(course: Course) -> dict[tuple[str, str], float]:
@@ -202,3 +242,21 @@ def test_without_the_sandbox_its_attacks_succeed_and_safe_execute_still_guards(c
     reasons = {r.student: r for r in result.reasons}
     assert re.search(expected["reason"], reasons["adv-patch-math"].text)
     assert (course.build_dir / "reasons.csv").read_text().count("adv-") >= len(attackers)
+
+
+def test_without_the_scratch_folder_planted_links_reach_the_grader(course_copy, tmp_path):
+    """The control for cases-filesystem.json: with the sandbox off, the kernel works in
+    the real autograded folder (the layout before the scratch folder), and nbgrader
+    writes the graded notebook through the link adv-link-hand-in planted, over another
+    student's hand-in. (The worker's own check then refuses to write feedback from a
+    folder holding a link, naming it: the second wall.)"""
+    course = Course.at(course_copy)
+    folder = _class_folder(course, tmp_path / "class", ["adv-link-hand-in"])
+    shutil.copytree(FIXTURES / "submissions" / "ada", folder / "ada")
+    before = {p.relative_to(folder): p.read_bytes() for p in (folder / "ada").rglob("*.ipynb")}
+    result = grade(course=course, submissions=folder, assignments=["01-reading-the-source"], sandbox=False)
+    assert result.protections.startswith("sandbox: OFF")
+    changed = [name for name, data in before.items() if (course.build_dir / "submitted" / name).read_bytes() != data]
+    assert changed == [Path("ada/01-reading-the-source/01-reading-the-source.ipynb")], changed
+    failed = {o.task.student: o.error for o in result.failed}
+    assert "symbolic link, pipe or device" in failed.get("adv-link-hand-in", ""), failed

@@ -19,7 +19,8 @@ NUMBER_DIGITS = 100
 # Each protection by name, as the report lists them.
 LAYERS = {
     "network": "no network (own network namespace)",
-    "filesystem": "sees only its submission, the seeds and Python (own mount namespace)",
+    "filesystem": "works in a scratch copy of its submission; sees only the seeds, Python and system libraries "
+                  "(own mount namespace)",
     "processes": "own process namespace; all its processes end with it",
     "user": "runs as its own unprivileged user",
     "limits": "memory, CPU-time, process, file-size limits",
@@ -41,7 +42,8 @@ class Sandbox(Configurable):
     processes = Int(64, help="Processes and threads of the kernel's user (RLIMIT_NPROC).").tag(config=True)
     file_size_mb = Int(64, help="Largest file the kernel may write, MiB (RLIMIT_FSIZE).").tag(config=True)
     open_files = Int(256, help="Open files (RLIMIT_NOFILE).").tag(config=True)
-    tmp_mb = Int(64, help="Size of the kernel's private /tmp, MiB.").tag(config=True)
+    tmp_mb = Int(64, help="Size of the kernel's private /tmp and of its scratch working folder, MiB each."
+                 ).tag(config=True)
     output_kb = Int(1024, help="Output kept per notebook, KiB; the rest is dropped with a note.").tag(config=True)
     notebook_mb = Int(20, help="Largest notebook accepted for grading, MiB.").tag(config=True)
     json_depth = Int(JSON_DEPTH, help="Deepest nesting of lists and objects in a handed-in notebook's JSON "

@@ -87,6 +87,9 @@ def read_graded(paths: list[Path]) -> tuple[list[NotebookNode], list[str]]:
     """The autograded notebooks of one hand-in, and any that could not be read."""
     graded, unreadable = [], []
     for path in paths:
+        if not Path(path).is_file() or Path(path).is_symlink():  # never follow a link or open a pipe
+            unreadable.append(f"{path}: not a regular file; not read")
+            continue
         try:
             graded.append(notebooks.read(path))
         except notebooks.NotebookError as error:

@@ -8,6 +8,8 @@ handler and the provisioner.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import logging
 import os
 import sys
@@ -18,7 +20,7 @@ from pathlib import Path
 from nbgrader.apps import NbGraderAPI
 from traitlets.config import Config
 
-from coursekit.grader.isolation import kernels
+from coursekit.grader.isolation import kernels, sandbox
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +97,16 @@ def grade_task(task: Task, settings: WorkerSettings) -> Outcome:
         errors = _ErrorRecords()
         api.log.addHandler(errors)
         try:
+            refused = _special_files(api, "submitted_directory", task)
+            if refused:
+                return Outcome(task, False, time.perf_counter() - started, refused)
             result = api.autograde(task.assignment, task.student, force=True, create=True)
             if result["success"] and settings.feedback:
-                result = api.generate_feedback(task.assignment, task.student, force=True)
+                refused = _special_files(api, "autograded_directory", task)
+                if refused:
+                    return Outcome(task, False, time.perf_counter() - started, refused)
+                with _release_files_only(api, task):
+                    result = api.generate_feedback(task.assignment, task.student, force=True)
         finally:
             api.log.removeHandler(errors)
         error = ""
@@ -109,6 +118,43 @@ def grade_task(task: Task, settings: WorkerSettings) -> Outcome:
     except Exception as exc:  # a worker must report, not die: the class goes on
         log.exception("%s/%s failed", task.student, task.assignment)
         return Outcome(task, False, time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
+
+
+def _special_files(api: NbGraderAPI, directory: str, task: Task) -> str:
+    """Why nbgrader must not work in this hand-in's folder ("" if it may): nbgrader copies
+    and chmods as the grader, following links, so a folder holding a symbolic link, a pipe
+    or a device is refused, naming it. Student kernels never write in these folders (they
+    work in a scratch copy, coursekit.grader.isolation.sandbox); this is the check that
+    nothing else put one there either."""
+    coursedir = api.coursedir
+    folder = coursedir.format_path(getattr(coursedir, directory), task.student, task.assignment)
+    found = sandbox.special_entries(folder)
+    if not found:
+        return ""
+    return (f"{os.path.relpath(os.path.join(folder, found[0]), coursedir.root)}: a symbolic link, pipe or device "
+            f"in the hand-in's folder; refused")
+
+
+@contextlib.contextmanager
+def _release_files_only(api: NbGraderAPI, task: Task):
+    """While feedback is written: nbgrader copies every file of the autograded folder
+    besides the notebooks into the feedback folder; only those the instructor's release
+    holds (as regular files) may go. The others are ignored by name for this one call."""
+    coursedir = api.coursedir
+    folder = coursedir.format_path(coursedir.autograded_directory, task.student, task.assignment)
+    release = coursedir.format_path(coursedir.release_directory, ".", task.assignment)
+    others = set()
+    for base, _, files in os.walk(folder):
+        for name in files:
+            relative = os.path.relpath(os.path.join(base, name), folder)
+            if not name.endswith(".ipynb") and not os.path.isfile(os.path.join(release, relative)):
+                others.add(glob.escape(name))
+    saved = list(coursedir.ignore)
+    coursedir.ignore = saved + sorted(others)
+    try:
+        yield
+    finally:
+        coursedir.ignore = saved
 
 
 class _ErrorRecords(logging.Handler):

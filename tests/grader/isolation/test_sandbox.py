@@ -69,6 +69,8 @@ try:
 except OSError as error:
     print("secret", type(error).__name__)
 open("written.txt", "w").write("ok")
+os.symlink(sys.argv[1], "planted-link")
+print("wrote", open("written.txt").read())
 """
 
 
@@ -89,6 +91,7 @@ def test_the_launcher_isolates_a_command(tmp_path, user_namespace):
     secret.write_text("42")
     work = course / "build" / "autograded" / "s" / "a"
     work.mkdir(parents=True)
+    (work / "given.txt").write_text("from nbgrader")
     private = tmp_path / "private"
     private.mkdir()
     layers = tuple(layer for layer in LAYERS if not (user_namespace and layer == "user"))
@@ -109,7 +112,120 @@ def test_the_launcher_isolates_a_command(tmp_path, user_namespace):
         assert lines["uid"] == "0", log  # root inside its namespace only
     else:
         assert int(lines["uid"]) >= policy.UID_BASE, log
-    assert (work / "written.txt").read_text() == "ok"
+    # it wrote in its working folder, a scratch copy: nothing of it is left in the real one
+    assert lines["wrote"] == "ok", log
+    assert sorted(p.name for p in work.iterdir()) == ["given.txt"], list(work.iterdir())
+    assert (work / "given.txt").read_text() == "from nbgrader"
+
+
+def _launch(tmp_path, code: str, *args: str, layers=tuple(LAYERS), readable=()):
+    """Run `python -c code args` through the cold-kernel launcher in a fresh course's
+    autograded folder; returns (that folder, the kernel's log)."""
+    import subprocess
+    import sys
+
+    course = tmp_path / "course"
+    work = course / "build" / "autograded" / "s" / "a"
+    work.mkdir(parents=True)
+    (work / "given.txt").write_text("from nbgrader")
+    private = tmp_path / "private"
+    private.mkdir()
+    rules = policy.Policy(readable=tuple(policy.readable_paths(course)) + tuple(readable), seeds="", layers=layers)
+    env = policy.kernel_environment(dict(os.environ), rules)
+    spec = policy.KernelSpec(policy=rules, cwd=str(work), private=str(private), env=env)
+    done = subprocess.run([sys.executable, "-m", "coursekit.grader.isolation.sandbox", spec.to_json(), "--",
+                           sys.executable, "-c", code, *args], timeout=60, capture_output=True, text=True)
+    log = (private / "kernel.log").read_text()
+    assert done.returncode == 0, (done.stderr, log)
+    return work, log
+
+
+PLANT = """
+import os, sys
+os.symlink(sys.argv[1], "a.ipynb")
+os.mkfifo("pipe")
+open("made.txt", "w").write("x")
+print("planted", sorted(os.listdir(".")))
+"""
+
+
+def test_what_the_kernel_plants_in_its_folder_never_reaches_the_real_one(tmp_path):
+    """The scratch folder: links, pipes and files the kernel makes in its working folder
+    are gone when it ends. Control: the same kernel without the filesystem layer (working
+    in the real folder, the layout before the scratch folder; without the user layer too,
+    as its own user could not reach this Python under /root) leaves all three there."""
+    if os.geteuid() != 0:
+        pytest.fail("this test needs root")
+    gradebook = tmp_path / "gradebook.db"
+    gradebook.write_text("grades")
+    work, log = _launch(tmp_path / "on", PLANT, str(gradebook))
+    assert "'a.ipynb'" in log and "'given.txt'" in log, log  # it saw nbgrader's file and planted
+    assert sorted(p.name for p in work.iterdir()) == ["given.txt"]
+    control, log = _launch(tmp_path / "off", PLANT, str(gradebook),
+                           layers=tuple(layer for layer in LAYERS if layer not in ("filesystem", "user")))
+    assert {"a.ipynb", "pipe", "made.txt"} <= {p.name for p in control.iterdir()}, log
+    assert (control / "a.ipynb").is_symlink()
+
+
+def test_the_scratch_copy_skips_links_pipes_and_devices(tmp_path):
+    source, target = tmp_path / "source", tmp_path / "target"
+    (source / "sub").mkdir(parents=True)
+    target.mkdir()
+    (source / "a.ipynb").write_text("{}")
+    (source / "sub" / "data.csv").write_text("1")
+    (source / "link").symlink_to("/etc/hostname")
+    os.mkfifo(source / "pipe")
+    (source / "zero").symlink_to("/dev/zero")
+    skipped = sandbox.copy_regular_tree(str(source), str(target))
+    assert sorted(skipped) == ["link", "pipe", "zero"]
+    assert (target / "a.ipynb").read_text() == "{}" and (target / "sub" / "data.csv").read_text() == "1"
+    assert sandbox.open_regular(str(source / "pipe")) is None  # returns at once, never blocks
+
+
+READ_COURSES = """
+import sys
+for path in sys.argv[1:]:
+    try:
+        print("read", path, open(path).read())
+    except OSError as error:
+        print("refused", path, type(error).__name__)
+"""
+
+
+@pytest.mark.parametrize("where", ["/opt", "/usr/local/share", "/etc", "/srv"])
+def test_a_course_in_a_system_folder_is_unreadable_from_a_kernel(tmp_path, where):
+    """Minimal mounts: a copy of a course (its solutions and gradebook) under /opt,
+    /usr/local/share, /etc or /srv is not in the kernel's view. Control: were that tree
+    mounted whole (as /opt, /usr and /etc were), the same kernel reads both."""
+    import uuid
+
+    if os.geteuid() != 0:
+        pytest.fail("this test needs root")
+    course = os.path.join(where, f"coursekit-test-{uuid.uuid4().hex[:8]}")
+    secrets = [os.path.join(course, "solutions", "01", "01.ipynb"), os.path.join(course, "build", "gradebook.db")]
+    try:
+        for path in secrets:
+            os.makedirs(os.path.dirname(path))
+            with open(path, "w") as handle:
+                handle.write("SECRET")
+        _, log = _launch(tmp_path / "on", READ_COURSES, *secrets)
+        assert "SECRET" not in log and log.count("refused") == 2, log
+        _, log = _launch(tmp_path / "off", READ_COURSES, *secrets, readable=(where,))
+        assert log.count("SECRET") == 2, log
+    finally:
+        import shutil
+
+        shutil.rmtree(course, ignore_errors=True)
+
+
+def test_python_in_a_system_prefix_mounts_only_its_own_files():
+    """A Python installed under /usr or /usr/local brings its library and executables,
+    never the whole prefix (which may hold a course)."""
+    found = policy._installation("/usr/local")
+    assert "/usr/local" not in found and all(p.startswith("/usr/local/") for p in found)
+    assert not any(p.startswith(("/usr/local/share", "/usr/local/etc")) for p in found)
+    assert policy._installation("/root/.pyenv/versions/3.11.7") == ["/root/.pyenv/versions/3.11.7"]
+    assert not {"/usr", "/opt", "/etc", "/usr/share", "/usr/local", "/srv", "/home"} & set(policy.system_paths())
 
 
 def _documented_defaults(text: str) -> dict[str, str]:

@@ -285,11 +285,15 @@ class ForkProvisioner(LocalProvisioner):
         if self.policy and km is not None:
             # A sandboxed kernel has no network, so it talks over Unix sockets (ZeroMQ ipc)
             # in a private folder that only it and this process can reach.
+            # Its log lies beside the ipc folder, where the kernel cannot replace it.
             self.private = tempfile.mkdtemp(prefix="coursekit-kernel-")
+            os.chmod(self.private, 0o711)  # the kernel's own user passes through to ipc/ only
+            ipc = os.path.join(self.private, "ipc")
+            os.mkdir(ipc, 0o700)
             km.transport = "ipc"
             km.cache_ports = False
-            km.connection_file = os.path.join(self.private, "kernel.json")
-            km.ip = os.path.join(self.private, "kernel-ipc")
+            km.connection_file = os.path.join(ipc, "kernel.json")
+            km.ip = os.path.join(ipc, "kernel-ipc")
         return await super().pre_launch(**kwargs)
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> dict[str, Any]:

@@ -79,8 +79,31 @@ class KernelSpec:
 
 # --- what a kernel may see ---------------------------------------------------------------
 
-SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
 DEVICES = ("null", "zero", "full", "random", "urandom")
+
+# What of the system a kernel sees, read-only: programs (`!ls`, a subprocess), the shared
+# libraries Python, NumPy and matplotlib load, time zones, fonts and locales, and the
+# few /etc files the dynamic loader, time and fonts read. Never a whole tree that may
+# hold a course (/opt, /usr/local, /usr/share, /home, /srv, /etc whole). A name that is
+# a symbolic link on this machine (/bin -> usr/bin) is recreated as that link.
+SYSTEM_PATHS = (
+    "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/usr/lib64", "/usr/lib32",
+    "/usr/libx32", "/usr/lib/locale", "/usr/share/zoneinfo", "/usr/share/fonts", "/usr/share/fontconfig",
+    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/timezone",
+    "/etc/nsswitch.conf", "/etc/fonts", "/etc/mime.types",
+)
+
+
+def system_paths() -> list[str]:
+    """SYSTEM_PATHS, plus this machine's multiarch library folders (/usr/lib/x86_64-linux-gnu
+    and its /lib twin when /lib is a folder of its own), as they exist here."""
+    found = list(SYSTEM_PATHS)
+    for lib in ("/usr/lib", "/lib"):
+        if os.path.isdir(lib) and not os.path.islink(lib):
+            found += sorted(str(p) for p in Path(lib).glob("*-linux-gnu*") if p.is_dir() and not p.is_symlink())
+    # "/lib" itself is only kept when it is a link (to usr/lib): a folder would be whole
+    return [p for p in found if os.path.lexists(p) and (p not in ("/lib", "/lib32", "/libx32")
+                                                          or os.path.islink(p))]
 
 
 def python_paths() -> list[str]:
@@ -88,7 +111,9 @@ def python_paths() -> list[str]:
     virtual environment, folders named in its .pth files (an editable install's source
     folder among them) and coursekit's own. Not this process's sys.path, which may hold
     whatever its caller added (pytest adds tests/)."""
-    found = {sys.base_prefix, sys.prefix, sys.exec_prefix, str(Path(coursekit.__file__).resolve().parent.parent)}
+    found = {sys.prefix, str(Path(coursekit.__file__).resolve().parent.parent)}
+    for prefix in {sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}:
+        found.update(_installation(prefix))
     for packages in site.getsitepackages():
         for pth in Path(packages).glob("*.pth"):
             try:
@@ -96,8 +121,23 @@ def python_paths() -> list[str]:
             except OSError:
                 continue
             found.update(line.strip() for line in lines if line.startswith("/"))
-    folders = sorted(os.path.realpath(p) for p in found if os.path.isdir(p))
+    folders = sorted(os.path.realpath(p) for p in found if os.path.exists(p))
     return [p for i, p in enumerate(folders) if not any(_within(p, q) for q in folders[:i])]
+
+
+def _installation(prefix: str) -> list[str]:
+    """The Python installation under `prefix`: the whole prefix if it is Python's own
+    (pyenv, a conda or python.org build in its own folder), else (/usr, /usr/local, /opt/x)
+    only its lib/pythonX.Y, its libpython and its python executables, never the tree."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    own = os.path.realpath(prefix)
+    if own not in ("/", "/usr", "/usr/local", "/opt") and not own.startswith(("/opt/", "/usr/", "/home/", "/srv/")):
+        return [own]
+    found = [os.path.join(own, "lib", version)]
+    for lib in ("lib", "lib64"):
+        found += [str(p) for p in Path(own, lib).glob(f"lib{version}*.so*")]
+    found += [str(p) for p in Path(own, "bin").glob("python3*")]
+    return found
 
 
 def _within(path: str, folder: str) -> bool:

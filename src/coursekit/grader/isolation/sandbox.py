@@ -9,10 +9,14 @@ first, which, where the machine allows it, puts the kernel in
   grader's loopback is reachable. The kernel still talks to nbgrader because the kernel
   manager is switched to ZeroMQ's `ipc` transport (Unix sockets in a private folder);
 - a new **mount namespace** whose root is an empty tmpfs holding only what a kernel needs,
-  bound read-only (the system's /usr, /etc, the Python installation, the course's `src/`
-  and `seeds/`), the submission's own folder read-write, a small private /tmp, a few
-  device nodes and a fresh /proc. `solutions/`, answer keys, other students' work and the
-  gradebook are simply not there;
+  bound read-only (the system libraries and programs of `policy.system_paths()`, a few
+  /etc files, the Python installation, the virtual environment, the course's `src/` and
+  `seeds/`), a small private /tmp, a few device nodes and a fresh /proc. Its working
+  folder is a **scratch** tmpfs holding a copy of the regular files nbgrader placed in the
+  submission's folder: what the kernel writes there vanishes with it, and nothing it
+  creates ever appears where the grader later writes, `chmod`s and copies as root.
+  `solutions/`, answer keys, other students' work, the gradebook, /opt, /usr/local and
+  the rest of the disk are simply not there;
 - a new **PID namespace**: the kernel cannot see or signal other processes, and when it
   ends every process it started is killed by the operating system;
 - a **user id of its own** (one per kernel, like systemd's DynamicUser, with no entry in
@@ -37,11 +41,12 @@ import os
 import resource
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 from pathlib import Path
 
-from coursekit.grader.isolation.policy import DEVICES, SYSTEM_PATHS, UID_BASE, KernelSpec, Policy
+from coursekit.grader.isolation.policy import DEVICES, UID_BASE, KernelSpec, Policy, system_paths
 from coursekit.grader.limits import LAYERS
 
 CLONE_NEWNS = 0x00020000
@@ -110,16 +115,22 @@ def enter(spec: KernelSpec) -> None:
     gid = uid if switch else os.getgid()
 
     # Standard output and error of the kernel and everything it starts: a log in the
-    # private folder (size-limited by RLIMIT_FSIZE), never the grader's own log.
-    log = os.open(os.path.join(spec.private, "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    # private folder (size-limited by RLIMIT_FSIZE), never the grader's own log. The log
+    # is beside, not inside, the ipc folder the kernel may write in: it cannot swap it.
+    log = os.open(os.path.join(spec.private, "kernel.log"),
+                  os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
     os.closerange(3, 4096)  # nothing of the zygote's or launcher's reaches the student
+    os.makedirs(ipc_folder(spec), 0o700, exist_ok=True)
 
     if switch:
-        _chown_tree(spec.private, uid, gid)
-        _chown_tree(spec.cwd, uid, gid)
+        _chown_tree(ipc_folder(spec), uid, gid)
+        if "filesystem" not in layers:
+            # no scratch folder without a mount namespace: the kernel works in the real one
+            # (the report names the filesystem layer as missing)
+            _chown_tree(spec.cwd, uid, gid)
 
     flags = 0
     if "network" in layers:
@@ -242,10 +253,12 @@ def _build_root(spec: KernelSpec, uid: int | None, gid: int) -> None:
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount leaks back
     os.makedirs(NEW_ROOT, exist_ok=True)
     _mount("tmpfs", NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
-    for path in SYSTEM_PATHS:
+    for path in system_paths():
         if os.path.islink(path):
-            os.symlink(os.readlink(path), NEW_ROOT + path)
-        elif os.path.isdir(path):
+            os.makedirs(os.path.dirname(NEW_ROOT + path), exist_ok=True)
+            if not os.path.lexists(NEW_ROOT + path):
+                os.symlink(os.readlink(path), NEW_ROOT + path)
+        elif os.path.exists(path):
             _bind(path)
     tmp = NEW_ROOT + "/tmp"
     os.makedirs(tmp)
@@ -253,8 +266,8 @@ def _build_root(spec: KernelSpec, uid: int | None, gid: int) -> None:
     for path in (*policy.readable, policy.seeds):
         if path and os.path.exists(path):
             _bind(path)
-    _bind(spec.private, writable=True)
-    _bind(spec.cwd, writable=True)
+    _bind(ipc_folder(spec), writable=True)
+    _scratch(spec.cwd, policy.tmp_mb, uid, gid)
     dev = NEW_ROOT + "/dev"
     os.makedirs(dev, exist_ok=True)
     for name in DEVICES:
@@ -267,6 +280,92 @@ def _build_root(spec: KernelSpec, uid: int | None, gid: int) -> None:
         os.symlink(target, f"{dev}/{name}")
     os.makedirs(NEW_ROOT + "/proc")
     _seed_matplotlib_cache(spec.env.get("MPLCONFIGDIR", "/tmp/matplotlib"), uid, gid)
+
+
+def ipc_folder(spec: KernelSpec) -> str:
+    """The part of the kernel's private folder it may see and write: its connection file
+    and ZeroMQ sockets. Its log lies beside it, out of its reach."""
+    return os.path.join(spec.private, "ipc")
+
+
+def _scratch(cwd: str, size_mb: int, uid: int | None, gid: int) -> None:
+    """Mount the kernel's working folder: a tmpfs at the same path, holding a copy of the
+    regular files (and folders) nbgrader put in the real one. Links, pipes and devices are
+    not copied; nothing is followed. Whatever the kernel does there stays in this mount
+    namespace, so the real folder holds only what nbgrader itself writes."""
+    target = NEW_ROOT + cwd
+    os.makedirs(target, exist_ok=True)
+    given = sum(os.lstat(os.path.join(base, name)).st_size for base, _, names in os.walk(cwd) for name in names)
+    # room for what nbgrader put there, and `size_mb` (c.Sandbox.tmp_mb) for the kernel
+    _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb * 2**20 + given + 2**20},mode=0755")
+    copy_regular_tree(cwd, target)
+    if uid is not None:
+        _chown_tree(target, uid, gid)
+
+
+def copy_regular_tree(source: str, target: str) -> list[str]:
+    """Copy the regular files and folders under `source` into `target` (which exists),
+    never following a link and never opening a pipe or device: each entry is checked with
+    lstat, opened with O_NOFOLLOW | O_NONBLOCK and checked again on the open descriptor.
+    Returns the relative paths skipped."""
+    skipped = []
+    for entry in os.scandir(source):
+        here, there = entry.path, os.path.join(target, entry.name)
+        mode = entry.stat(follow_symlinks=False).st_mode
+        if stat.S_ISDIR(mode):
+            os.mkdir(there, 0o755)
+            skipped += [os.path.join(entry.name, s) for s in copy_regular_tree(here, there)]
+        elif stat.S_ISREG(mode) and copy_regular_file(here, there):
+            continue
+        else:
+            skipped.append(entry.name)
+    return skipped
+
+
+def special_entries(folder: str) -> list[str]:
+    """Everything under `folder` that is neither a regular file nor a folder (symbolic
+    links, pipes, devices, sockets), as relative paths; links are listed, never followed."""
+    found = []
+    if not os.path.isdir(folder) or os.path.islink(folder):
+        return found
+    for entry in os.scandir(folder):
+        mode = entry.stat(follow_symlinks=False).st_mode
+        if stat.S_ISDIR(mode):
+            found += [os.path.join(entry.name, s) for s in special_entries(entry.path)]
+        elif not stat.S_ISREG(mode):
+            found.append(entry.name)
+    return found
+
+
+def open_regular(path: str) -> int | None:
+    """A read-only descriptor of `path` if it is a regular file, else None: a symbolic link,
+    a pipe, a device or a socket is never followed, blocked on or read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return fd
+
+
+def copy_regular_file(source: str, target: str) -> bool:
+    """Copy `source` to the new file `target` if `source` is a regular file (see
+    open_regular); `target` is created, never followed or overwritten. False if skipped."""
+    fd = open_regular(source)
+    if fd is None:
+        return False
+    try:
+        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        try:
+            while chunk := os.read(fd, 1 << 20):
+                os.write(out, chunk)
+        finally:
+            os.close(out)
+    finally:
+        os.close(fd)
+    return True
 
 
 def _seed_matplotlib_cache(inside: str, uid: int | None, gid: int) -> None:
@@ -368,17 +467,18 @@ def main(argv: list[str]) -> None:
 
 
 def cleanup(spec: KernelSpec) -> str:
-    """After the kernel: give the working folder back to the grader's user, remove the
-    private folder, and return the tail of the kernel's own log (for the worker's log)."""
+    """After the kernel: remove the private folder and return the tail of the kernel's own
+    log (for the worker's log). The log is read only if it is a regular file (never a pipe
+    that would block the worker, never through a link). Without the filesystem layer, the
+    kernel worked in the real folder: give it back to the grader's user (lchown only)."""
     tail = ""
-    try:
-        with open(os.path.join(spec.private, "kernel.log"), "rb") as log:
+    fd = open_regular(os.path.join(spec.private, "kernel.log"))
+    if fd is not None:
+        with os.fdopen(fd, "rb") as log:
             log.seek(0, os.SEEK_END)
             log.seek(max(0, log.tell() - 4096))
-            tail = log.read().decode("utf-8", "replace")
-    except OSError:
-        pass
-    if os.geteuid() == 0 and os.path.isdir(spec.cwd):
+            tail = log.read(4096).decode("utf-8", "replace")
+    if "filesystem" not in spec.policy.layers and os.geteuid() == 0 and os.path.isdir(spec.cwd):
         try:
             _chown_tree(spec.cwd, os.getuid(), os.getgid())
         except OSError:
