@@ -60,3 +60,5 @@ c.Execute.timeout = 60
 # c.Sandbox.tmp_mb = 64             # a kernel's private /tmp
 # c.Sandbox.output_kb = 1024        # output kept per notebook
 # c.Sandbox.notebook_mb = 20        # largest notebook accepted
+# c.Sandbox.json_depth = 64         # deepest nesting in a notebook's JSON
+# c.Sandbox.number_digits = 100     # longest number literal in a notebook's JSON
