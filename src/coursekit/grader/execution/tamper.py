@@ -20,14 +20,13 @@ code that rebinds what a test relies on, and Otter-Grader and nbgrader only rest
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass, replace
 
 import nbformat
 
 from coursekit.grader import cells
-from coursekit.grader.execution.tamper_rules import _Namespace, _parse
+from coursekit.grader.execution.tamper_rules import _Namespace, _parse, _parses
 from coursekit.grader.execution.tamper_scanner import _Scanner
 
 
@@ -102,7 +101,7 @@ def _scan_cell(source: str, cell: str, namespace: _Namespace) -> list[Finding]:
     except RecursionError:  # the kernel may compile what is too deep for this scan
         return [Finding(cell, 1, "too deeply nested to scan")]
     found = [Finding(cell, line, what) for line, what in scanner.findings]
-    if not _plain_python(source):  # magics only where IPython syntax is (not in strings)
+    if not _parses(source):  # magics only where IPython syntax is (not in strings)
         found += _line_magics(source, cell)
     return sorted(found, key=lambda finding: finding.line)
 
@@ -133,14 +132,6 @@ def _cell_magic(source: str, cell: str) -> list[Finding] | None:
                 return [Finding(cell, number, f"runs or writes Python from %%{name}")]
         return []
     return None
-
-
-def _plain_python(source: str) -> bool:
-    try:
-        ast.parse(source)
-    except (SyntaxError, ValueError):
-        return False
-    return True
 
 
 def _line_magics(source: str, cell: str) -> list[Finding]:
