@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from builders import Special, adversarial_cases, adversarial_class
 from conftest import ROOT
+from htmlcheck import payloads
 from rich.console import Console
 
 from coursekit.grader import sampleclass
@@ -173,6 +174,14 @@ def test_adversarial_class_gets_what_it_earned_and_harms_nobody(course_copy, tmp
             assert len(data) < 4 * 2**20, f"{path}: {len(data)} bytes"
             assert data not in solutions and not data.startswith(b"SQLite format 3"), path
             assert path.suffix in (".html", ".ipynb"), f"{path}: copied into the feedback"
+
+    # No script from a student runs for anyone: their feedback pages carry no payload
+    # (cases-scripts.json; tests/grader/test_sanitize.py has the control).
+    script_cases = [c["student"] for c in cases if c["student"].startswith("adv-script-")]
+    pages = {p: payloads(p.read_text(encoding="utf-8"))
+             for s in script_cases for p in (course.build_dir / "feedback" / s).glob("*/*.html")}
+    assert len(pages) == len(script_cases), f"feedback pages of the script cases: {sorted(pages)}"
+    assert not {p.parent.parent.name: found for p, found in pages.items() if found}
 
     # The class report lists the flagged hand-ins with their reasons.
     page = write_report(workspace=instructor_workspace(course), assignments=course.assignments()).html.read_text()

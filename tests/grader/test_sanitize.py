@@ -9,11 +9,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from html.parser import HTMLParser
 
 import nbformat
 import pytest
 from conftest import ROOT
+from htmlcheck import payloads
 from nbconvert.exporters import HTMLExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from nbgrader.converters import GenerateFeedback
@@ -39,7 +39,8 @@ HOSTILE = {
     "img onerror in a markdown cell": [new_markdown_cell(f'My answer. <img src="x" onerror="{PAYLOAD}">')],
     "script in a markdown cell": [new_markdown_cell(f"My answer.\n\n<script>{PAYLOAD}</script>\n")],
     "javascript: link in a markdown cell": [new_markdown_cell(f"[the source](javascript:{PAYLOAD})")],
-    "javascript: link in a text/html output": [new_code_cell("x", outputs=[_html(f'<a href="javascript:{PAYLOAD}">x</a>')])],
+    "javascript: link in a text/html output": [
+        new_code_cell("x", outputs=[_html(f'<a href="javascript:{PAYLOAD}">x</a>')])],
     "svg onload in a text/html output": [new_code_cell("x", outputs=[_html(f'<svg onload="{PAYLOAD}"></svg>')])],
     "application/javascript output": [new_code_cell("x", outputs=[
         new_output("display_data", data={"application/javascript": PAYLOAD, "text/plain": "<Javascript>"})])],
@@ -54,47 +55,6 @@ HOSTILE = {
     "image metadata breaking out of the img tag": [new_code_cell("x", outputs=[new_output(
         "display_data", data={"image/png": PNG}, metadata={"image/png": {"width": f'1 onerror="{PAYLOAD}"'}})])],
 }
-
-
-class Found(HTMLParser):
-    """What in a page could run a student's payload (`pwned`): scripts, handlers, javascript:
-    URLs, frames, objects, inline SVG, refresh redirects, styles that load URLs, widgets."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.found: list[str] = []
-        self.in_script = self.in_style = False
-        self.script_type = ""
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag in {"iframe", "object", "embed", "frame", "svg", "applet", "base", "form"}:
-            self.found.append(f"<{tag}>")
-        if tag == "meta" and (attrs.get("http-equiv") or "").lower() == "refresh":
-            self.found.append("<meta refresh>")
-        for name, value in attrs.items():
-            value = value or ""
-            if name.startswith("on") and "pwned" in value:
-                self.found.append(f"<{tag} {name}>")
-            if re.match(r"\s*(javascript|vbscript):", value, re.I):
-                self.found.append(f"<{tag} {name}=javascript:>")
-        self.in_script, self.in_style = tag == "script", tag == "style"
-        self.script_type = attrs.get("type") or "" if tag == "script" else ""
-
-    def handle_endtag(self, tag):
-        self.in_script = self.in_style = False
-
-    def handle_data(self, data):
-        if self.in_script and ("pwned" in data or "jupyter.widget" in self.script_type or "element" in data):
-            self.found.append("<script> with the student's code")
-        if self.in_style and "pwned" in data:
-            self.found.append("<style> loading a URL")
-
-
-def payloads(html: str) -> list[str]:
-    parser = Found()
-    parser.feed(html)
-    return parser.found
 
 
 def _course_config() -> Config:
@@ -121,7 +81,7 @@ def render(cells, *, page: str, config: Config) -> str:
     nb.metadata["language_info"] = {"name": "python"}
     if page == "feedback":
         feedback_config = Config(config)
-        if "template_name" in feedback_config.HTMLExporter and feedback_config.HTMLExporter.template_name == "formgrade":
+        if feedback_config.HTMLExporter.get("template_name") == "formgrade":
             del feedback_config.HTMLExporter["template_name"]  # the stock set-up: GenerateFeedback picks 'feedback'
             del feedback_config.HTMLExporter["extra_template_basedirs"]
         converter = GenerateFeedback(coursedir=CourseDirectory(config=feedback_config), config=feedback_config)
@@ -187,7 +147,8 @@ def test_an_honest_notebook_keeps_its_text_tables_images_and_errors():
         new_markdown_cell("## Heading\n\nSome *emphasis*, `x < 3`, a [link](https://www.nato.int/) and $x^2$."),
         new_code_cell("df", outputs=[new_output("execute_result", data={"text/html": table, "text/plain": "df"},
                                                 execution_count=1)]),
-        new_code_cell("plot()", outputs=[new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"})]),
+        new_code_cell("plot()", outputs=[
+            new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"})]),
         new_code_cell("1/0", outputs=[new_output("error", ename="ZeroDivisionError", evalue="division by zero",
                                                  traceback=["ZeroDivisionError: <b>division</b> by zero"])]),
         new_code_cell("print('hi')", outputs=[new_output("stream", name="stdout", text="hi <there>\n")]),

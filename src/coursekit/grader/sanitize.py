@@ -27,8 +27,8 @@ import hashlib
 import re
 from pathlib import Path
 
-import nh3
 import nbgrader
+import nh3
 from jinja2 import pass_context
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbconvert.preprocessors import Preprocessor
