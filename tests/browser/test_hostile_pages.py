@@ -224,8 +224,9 @@ def test_the_honest_students_feedback_keeps_its_chart_and_scores_and_formgrader_
 def test_control_the_stock_page_runs_the_payload(hostile, chromium):
     """The same hostile notebook rendered by stock nbgrader (its feedback template, no
     sanitizer, no policy) runs its payload in this browser: opened over http it changes the
-    title and calls the listener; opened from the instructor's Jupyter server with their
-    session it writes the marker file into the course. So the test above can fail."""
+    title and calls the listener, so the test above can fail. (Not shown here: the marker
+    file written through the contents API; Jupyter's /files/ handler serves HTML sandboxed,
+    so a stock page cannot be opened with the instructor's session from there.)"""
     import nbformat
     from nbconvert.exporters import HTMLExporter
     from traitlets.config import Config
@@ -254,10 +255,4 @@ def test_control_the_stock_page_runs_the_payload(hostile, chromium):
     page.close()
     assert any(hit.startswith("/ran") for hit in hostile.listener.hits), hostile.listener.hits
 
-    _log_in(chromium, hostile.lab)
-    page, _ = _open(chromium, f"{hostile.lab.base_url}/files/build/feedback/control/01-reading-the-source/control.html")
-    page.wait_for_timeout(1500)
-    page.close()
-    assert (course / "pwned.txt").exists(), "control: the payload did not write through the contents API"
-    (course / "pwned.txt").unlink()
     hostile.listener.hits.clear()
