@@ -224,9 +224,10 @@ def test_the_honest_students_feedback_keeps_its_chart_and_scores_and_formgrader_
 def test_control_the_stock_page_runs_the_payload(hostile, chromium):
     """The same hostile notebook rendered by stock nbgrader (its feedback template, no
     sanitizer, no policy) runs its payload in this browser: opened over http it changes the
-    title and calls the listener, so the test above can fail. (Not shown here: the marker
-    file written through the contents API; Jupyter's /files/ handler serves HTML sandboxed,
-    so a stock page cannot be opened with the instructor's session from there.)"""
+    title and calls the listener, so the test above can fail. (Not shown: the marker file
+    written through the contents API. Opened from the server's /files/ with the
+    instructor's session, the stock page did not write it in a trial, so the marker check
+    above has no control yet.)"""
     import nbformat
     from nbconvert.exporters import HTMLExporter
     from traitlets.config import Config
