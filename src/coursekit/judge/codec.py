@@ -239,6 +239,8 @@ class Encoder:
         """A 1-d pandas array (a column, a Series' values, an Index's values)."""
         dtype = array.dtype
         self._count(len(array))
+        if type(dtype).__name__ == "NumpyEADtype":  # a numpy-backed pandas array
+            dtype = dtype.numpy_dtype
         if isinstance(dtype, np.dtype):
             if dtype.kind in "biufMm":
                 encoded = self._ndarray(np.asarray(array), depth)

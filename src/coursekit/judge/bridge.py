@@ -1,0 +1,164 @@
+"""The parent's side of one proxied call: send it into the student's kernel, bring back the reply.
+
+Trust boundary. The parent (the grader) talks to two processes: the judge (trusted) and
+the student's kernel (untrusted). For a call the judge asks for, the bridge sends the
+`kernel_side.snippet` with the judge-encoded arguments to the kernel, with
+`store_history=False`, and reads the kernel's messages for that request only. It keeps:
+
+- the last `display_data` carrying `kernel_side.MIME` whose value is a string (the
+  encoded outcome, at most `codec.MAX_JSON` characters) -- passed to the judge
+  *unparsed*: only the judge decodes it;
+- the text of `stream` messages (what the student's function printed), capped.
+
+Everything else the kernel sends for that request (execute_result, errors, other
+displays -- e.g. from hooks the student registered) is ignored: it cannot become part of a
+verdict. Each call has a time limit; past it the kernel is interrupted and the call
+fails with a TimeoutError message. A kernel that died, or that ignored the interrupt, is
+marked dead and every later call fails at once with a message saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import time
+from dataclasses import dataclass, field
+
+from coursekit.judge import codec, kernel_side
+
+STREAM_CAP = 10_000  # characters of the student's printing kept per call
+INTERRUPT_GRACE = 5.0  # seconds a kernel has to stop after an interrupt
+
+
+@dataclass
+class CallStats:
+    calls: int = 0
+    seconds: float = 0.0
+    timeouts: int = 0
+    times: list[float] = field(default_factory=list)
+
+
+class KernelBridge:
+    """Performs calls in one student kernel, one at a time."""
+
+    def __init__(self, kernel_client, kernel_manager=None, *, stream_cap: int = STREAM_CAP,
+                 interrupt_grace: float = INTERRUPT_GRACE):
+        self.kc = kernel_client
+        self.km = kernel_manager
+        self.stream_cap = stream_cap
+        self.interrupt_grace = interrupt_grace
+        self.dead: str | None = None
+        self.stats = CallStats()
+
+    def call(self, function: str, args: list, kwargs: dict, timeout: float) -> dict:
+        """Perform one call; returns the reply for the judge:
+
+        `{"payload": "<JSON text from the kernel>", "stdout": "..."}`, or
+        `{"error": {"type": "TimeoutError" | "ResultRejected", "message": ...}, "stdout": ...}`.
+        """
+        if self.dead is not None:
+            return {"error": {"type": "ResultRejected", "message": self.dead}, "stdout": ""}
+        if timeout <= 0:
+            return {"error": {"type": "TimeoutError",
+                              "message": "no time left in this test cell's time limit to call " + function},
+                    "stdout": ""}
+        started = time.monotonic()
+        request = json.dumps({"function": function, "args": args, "kwargs": kwargs},
+                             ensure_ascii=False, separators=(",", ":"))
+        try:
+            msg_id = self.kc.execute(kernel_side.snippet(request), silent=False, store_history=False,
+                                     allow_stdin=False, stop_on_error=False)
+        except Exception as error:  # the channels are gone
+            self.dead = f"the student's kernel cannot be reached ({type(error).__name__})"
+            return {"error": {"type": "ResultRejected", "message": self.dead}, "stdout": ""}
+        reply = self._collect(msg_id, function, started + timeout, timeout)
+        elapsed = time.monotonic() - started
+        self.stats.calls += 1
+        self.stats.seconds += elapsed
+        self.stats.times.append(elapsed)
+        return reply
+
+    # --- pieces -------------------------------------------------------------------------------
+
+    def _alive(self) -> bool:
+        if self.km is None:
+            return True
+        try:
+            return bool(self.km.is_alive())
+        except Exception:
+            return False
+
+    def _collect(self, msg_id: str, function: str, deadline: float, timeout: float) -> dict:
+        payload: str | None = None
+        printed: list[str] = []
+        size = 0
+        interrupted = False
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                if interrupted:
+                    self.dead = (f"the student's kernel did not stop {self.interrupt_grace:g} s after being "
+                                 f"interrupted in {function}(); later calls are not made")
+                    return {"error": {"type": "TimeoutError", "message": self.dead}, "stdout": "".join(printed)}
+                interrupted = True
+                self.stats.timeouts += 1
+                self._interrupt()
+                deadline = time.monotonic() + self.interrupt_grace
+                continue
+            try:
+                msg = self.kc.get_iopub_msg(timeout=min(1.0, max(0.01, deadline - now)))
+            except queue.Empty:
+                if not self._alive():
+                    self.dead = f"the student's kernel died during a call to {function}(); later calls are not made"
+                    return {"error": {"type": "ResultRejected", "message": self.dead}, "stdout": "".join(printed)}
+                continue
+            except Exception as error:
+                self.dead = f"the student's kernel cannot be reached ({type(error).__name__})"
+                return {"error": {"type": "ResultRejected", "message": self.dead}, "stdout": "".join(printed)}
+            if (msg.get("parent_header") or {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg.get("msg_type"), msg.get("content") or {}
+            if kind == "stream" and isinstance(content.get("text"), str) and size < self.stream_cap:
+                text = content["text"][: self.stream_cap - size]
+                size += len(text)
+                printed.append(text)
+                if size >= self.stream_cap:
+                    printed.append("\n[grader: more printed output dropped]\n")
+            elif kind == "display_data":
+                value = (content.get("data") or {}).get(kernel_side.MIME)
+                if isinstance(value, str) and len(value) <= codec.MAX_JSON:
+                    payload = value
+                elif value is not None:
+                    payload = None
+            elif kind == "status" and content.get("execution_state") == "idle":
+                break
+        self._drain_shell(msg_id)
+        stdout = "".join(printed)
+        if interrupted:
+            return {"error": {"type": "TimeoutError",
+                              "message": f"{function}() did not return within {timeout:g} s; it was stopped"},
+                    "stdout": stdout}
+        if payload is None:
+            return {"error": {"type": "ResultRejected",
+                              "message": f"the student's kernel sent no result for {function}()"}, "stdout": stdout}
+        return {"payload": payload, "stdout": stdout}
+
+    def _interrupt(self) -> None:
+        if self.km is None:
+            return
+        try:
+            self.km.interrupt_kernel()
+        except Exception:
+            pass
+
+    def _drain_shell(self, msg_id: str) -> None:
+        end = time.monotonic() + 2.0
+        while time.monotonic() < end:
+            try:
+                msg = self.kc.get_shell_msg(timeout=max(0.01, end - time.monotonic()))
+            except queue.Empty:
+                return
+            except Exception:
+                return
+            if (msg.get("parent_header") or {}).get("msg_id") == msg_id:
+                return
