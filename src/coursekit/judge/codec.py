@@ -117,7 +117,8 @@ _NP_SCALARS = {
     np.float16, np.float32, np.float64, np.complex64, np.complex128, np.str_, np.bytes_,
     np.datetime64, np.timedelta64,
 }
-_DT_UNITS = ("s", "ms", "us", "ns")
+_DT_UNITS = ("s", "ms", "us", "ns")  # pandas' units
+_NP_UNITS = ("Y", "M", "W", "D", "h", "m", "s", "ms", "us", "ns")  # NumPy's (no multiples)
 _DICT_KINDS = {dict: "dict", collections.OrderedDict: "OrderedDict", collections.Counter: "Counter",
                collections.defaultdict: "defaultdict"}
 
@@ -188,7 +189,9 @@ class Encoder:
         if value is pd.NaT:
             return {"$": "nat"}
         if cls is pd.Timedelta:
-            return {"$": "td", "v": int(value.value), "unit": value.unit}
+            return {"$": "td", "v": int(value.asm8.view("int64")), "unit": value.unit}
+        if value is pd.NA:
+            return {"$": "na"}
         if cls is pd.Period:
             return {"$": "period", "v": int(value.ordinal), "freq": value.freqstr}
         if isinstance(value, pd.Index) and cls.__module__.startswith("pandas"):
@@ -211,8 +214,8 @@ class Encoder:
     def _np_scalar(self, value) -> dict:
         dtype = value.dtype
         if dtype.kind in "Mm":
-            unit, _ = np.datetime_data(dtype)
-            if unit not in _DT_UNITS:
+            unit, count = np.datetime_data(dtype)
+            if unit not in _NP_UNITS or count != 1:
                 return unsupported_data(value)
             raw = int(value.astype("int64"))
             return {"$": "np", "dtype": dtype.str, "v": None if np.isnat(value) else raw}
@@ -225,8 +228,8 @@ class Encoder:
         self._count(value.size)
         flat = value.ravel()
         if dtype.kind in "Mm":
-            unit, _ = np.datetime_data(dtype)
-            if unit not in _DT_UNITS:
+            unit, count = np.datetime_data(dtype)
+            if unit not in _NP_UNITS or count != 1:
                 return unsupported_data(value)
             data = [None if m else int(v) for v, m in zip(flat.view("int64").tolist(), np.isnat(flat).tolist())]
         elif dtype.kind == "O":
@@ -264,7 +267,7 @@ class Encoder:
             inner = self._column(pd.array(naive), depth)
             return {"kind": "datetimetz", "tz": str(dtype.tz), "inner": inner}
         if isinstance(dtype, pd.PeriodDtype):
-            return {"kind": "period", "freq": dtype.freq.freqstr,
+            return {"kind": "period", "freq": str(dtype)[len("period["):-1],
                     "v": [None if pd.isna(p) else int(p.ordinal) for p in array]}
         if isinstance(dtype, (pd.BooleanDtype, pd.core.dtypes.dtypes.BaseMaskedDtype)) and dtype.name in _MASKED:
             return {"kind": "masked", "dtype": dtype.name,
@@ -303,8 +306,7 @@ def _float(value: float) -> Any:
 
 
 def _timestamp(value: pd.Timestamp) -> dict:
-    found = {"$": "ts", "v": int(value.value) if value.unit == "ns" else int(value.asm8.view("int64")),
-             "unit": value.unit}
+    found = {"$": "ts", "v": int(value.asm8.view("int64")), "unit": value.unit}
     if value.tz is not None:
         found["tz"] = str(value.tz)
     return found
@@ -477,7 +479,7 @@ def _d_date(dec, data, depth):
 
 
 def _dtype(text: Any, kinds: str) -> np.dtype:
-    if not isinstance(text, str) or not re.fullmatch(r"[<>|=]?([biufc][1248]{1,2}|[US][0-9]{1,7}|[Mm]8\[(s|ms|us|ns)\])",
+    if not isinstance(text, str) or not re.fullmatch(r"[<>|=]?([biufc][1248]{1,2}|[US][0-9]{1,7}|[Mm]8\[(Y|M|W|D|h|m|s|ms|us|ns)\])",
                                                       text):
         raise DecodeError(f"dtype {str(text)[:30]!r} not allowed")
     dtype = np.dtype(text)
@@ -707,6 +709,10 @@ def _d_nat(dec, data, depth):
     return pd.NaT
 
 
+def _d_na(dec, data, depth):
+    return pd.NA
+
+
 def _d_unsupported(dec, data, depth):
     return unsupported(data.get("type"))
 
@@ -720,7 +726,7 @@ def _d_axes(dec, data, depth):
 _TAGS = {
     "int": _d_int, "float": _d_float, "complex": _d_complex, "bytes": _d_bytes, "tuple": _d_tuple,
     "set": _d_set, "frozenset": _d_set, "dict": _d_dict, "date": _d_date, "datetime": _d_date,
-    "np": _d_np, "nd": _d_nd, "ts": _d_ts, "nat": _d_nat, "td": _d_td, "period": _d_period,
+    "np": _d_np, "nd": _d_nd, "ts": _d_ts, "nat": _d_nat, "na": _d_na, "td": _d_td, "period": _d_period,
     "index": _d_index, "series": _d_series, "df": _d_df, "unsupported": _d_unsupported, "axes": _d_axes,
 }
 
