@@ -70,7 +70,7 @@ class Recorder:
         return self._execute(code, *args, **kwargs)
 
 
-def grade(nb, source, *, judged: bool):
+def grade(nb, source, *, judged: bool, timeout: float = 60):
     """Run `nb` in a fresh kernel; returns (scores, notebook, kernel evidence)."""
     km = KernelManager(kernel_name="python3")
     km.start_kernel(cwd=str(ROOT))
@@ -80,12 +80,12 @@ def grade(nb, source, *, judged: bool):
         kc.wait_for_ready(timeout=120)
         recorder = Recorder(kc)
         if judged:
-            judge_test_cells(nb, source_nb=source, kernel_client=kc, kernel_manager=km, timeout=60)
+            judge_test_cells(nb, source_nb=source, kernel_client=kc, kernel_manager=km, timeout=timeout)
         else:
             for cell in nb.cells:
                 if cell.cell_type == "code" and cell.source.strip():
-                    run_in_kernel(kc, cell, timeout=60, kernel_manager=km)
-        evidence = {"sent": recorder.sent, "kernel": _kernel_memory(kc, km)}
+                    run_in_kernel(kc, cell, timeout=timeout, kernel_manager=km)
+        evidence = {"sent": recorder.sent, "kernel": _kernel_memory(kc, km) if km.is_alive() else ""}
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
@@ -249,3 +249,79 @@ def test_an_always_equal_value_scores_in_the_kernel_but_not_under_the_judge():
     assert judged["test_nearest_report"] == 0
     cell = next(c for c in nb.cells if is_test(c) and c.metadata.nbgrader["grade_id"] == "test_nearest_report")
     assert "not a _Row" in cell.outputs[-1]["evalue"]  # the test's own message names what came back
+
+
+# --- a kernel that loops, dies, or answers for itself ---------------------------------------------
+
+LOOPS_ON_EMPTY_TEXT = '''
+def paragraphs(text: str) -> list[str]:
+    import re
+    while text == "":
+        pass
+    return [block.strip() for block in re.split(r"\\n\\s*\\n", text) if block.strip()]
+'''
+
+DIES_ON_EMPTY_TEXT = '''
+def dateline(text: str) -> str | None:
+    import os, re
+    if text == "":
+        os._exit(1)
+    for paragraph in re.split(r"\\n\\s*\\n", text):
+        match = re.match(r"([A-Z]+(?: [A-Z]+)*) [-–—] ", paragraph.strip())
+        if match:
+            return match.group(1)
+    return None
+'''
+
+
+def test_a_call_that_loops_is_stopped_and_the_next_tests_still_run(source):
+    judged, nb, _ = grade(submission(source, {"paragraphs": LOOPS_ON_EMPTY_TEXT}), source, judged=True,
+                          timeout=10)
+    cell = next(c for c in nb.cells if is_test(c) and c.metadata.nbgrader["grade_id"] == "test_paragraphs")
+    text = outputs_text(nb)
+    assert "TimeoutError" in text and "did not return within" in text
+    assert 0 < judged["test_paragraphs"] < FULL["test_paragraphs"]  # the rules before the loop kept their share
+    assert {k: judged[k] for k in FULL if k != "test_paragraphs"} == {k: FULL[k] for k in FULL if k != "test_paragraphs"}
+    assert cell.outputs[-1]["output_type"] == "execute_result"
+
+
+def test_a_kernel_that_dies_fails_the_remaining_calls_with_a_clear_message(source):
+    judged, nb, _ = grade(submission(source, {"dateline": DIES_ON_EMPTY_TEXT}), source, judged=True, timeout=20)
+    assert judged["test_paragraphs"] == FULL["test_paragraphs"]
+    assert judged["test_dateline"] < FULL["test_dateline"]
+    assert judged["test_quote_balance"] == judged["test_name_variants"] == 0
+    later = next(c for c in nb.cells if is_test(c) and c.metadata.nbgrader["grade_id"] == "test_quote_balance")
+    assert "kernel died" in later.outputs[-1]["evalue"]
+    assert "kernel died" in " ".join(nb.metadata["coursekit"]["judge"]["incidents"])
+
+
+# Student code that replaces the kernel side of the judge: garbage for every call, except
+# a well-formed claim that quote_balance returned the right answer -- which is no more than
+# what returning that value would do.
+REPLACED_KERNEL_SIDE = '''
+import sys, types, json
+from IPython.display import publish_display_data
+_fake = types.ModuleType("coursekit.judge.kernel_side")
+def _perform(request):
+    name = json.loads(request)["function"]
+    if name == "quote_balance":
+        reply = json.dumps({"v": 1, "ok": {"$": "dict", "t": "dict", "k": ["open", "close"], "v": [6, 5]}})
+    elif name == "dateline":
+        reply = "[" * 100000 + "]" * 100000
+    else:
+        reply = json.dumps({"v": 1, "ok": {"$": "pickle", "v": "Y29zCnN5c3RlbQ=="}})
+    publish_display_data({"application/x-coursekit-judge": reply})
+_fake.perform = _perform
+sys.modules["coursekit.judge.kernel_side"] = _fake
+sys.modules["coursekit.judge.codec"] = types.ModuleType("broken")
+'''
+
+
+def test_a_replaced_kernel_side_can_only_speak_for_the_students_own_functions(source):
+    judged, nb, _ = grade(submission(source, student_cells=(REPLACED_KERNEL_SIDE,)), source, judged=True)
+    assert judged["test_paragraphs"] == judged["test_dateline"] == judged["test_name_variants"] == 0
+    assert "could not be read by the grader" in outputs_text(nb)
+    # every call returned {"open": 6, "close": 5}: the article's visible test passes, the others do not
+    assert judged["test_quote_balance"] == 0
+    cell = next(c for c in nb.cells if is_test(c) and c.metadata.nbgrader["grade_id"] == "test_quote_balance")
+    assert "“Yes,” she said." in cell.outputs[-1]["evalue"]
