@@ -325,3 +325,29 @@ def test_a_replaced_kernel_side_can_only_speak_for_the_students_own_functions(so
     assert judged["test_quote_balance"] == 0
     cell = next(c for c in nb.cells if is_test(c) and c.metadata.nbgrader["grade_id"] == "test_quote_balance")
     assert "“Yes,” she said." in cell.outputs[-1]["evalue"]
+
+
+# --- the same scores as the stock run, on the other assignments' variants -------------------------
+
+
+def _rounds(assignment: str):
+    """Answer sets: three of wrong variants (the k-th of each function) and one of right ones."""
+    found = gate.load_variants(VARIANTS / assignment)
+    for k in range(3):
+        yield f"wrong-{k}", {f: [v for v in vs if not v.right][k % len([v for v in vs if not v.right])].source
+                             for f, vs in found.items() if any(not v.right for v in vs)}
+    yield "right", {f: next(v for v in vs if v.right).source for f, vs in found.items() if any(v.right for v in vs)}
+
+
+PARITY = [(a, name, answers) for a in ("02-extracting-claims", "03-charting-troop-numbers")
+          for name, answers in _rounds(a)]
+
+
+@pytest.mark.parametrize(("assignment", "name", "answers"), PARITY, ids=[f"{a[:2]}-{n}" for a, n, _ in PARITY])
+def test_the_judge_gives_the_stock_scores_on_known_variants(assignment, name, answers):
+    source = source_notebook(assignment)
+    judged, _, _ = grade(submission(source, answers), source, judged=True)
+    control, _, _ = grade(submission(source, answers), source, judged=False)
+    assert judged == control
+    if name == "right":
+        assert all(points > 0 for points in judged.values())
