@@ -73,6 +73,7 @@ class JudgeReport:
     judged: dict[str, list[dict]] = field(default_factory=dict)  # test grade_id -> outputs
     incidents: list[str] = field(default_factory=list)
     start_seconds: float = 0.0
+    start_wait_seconds: float = 0.0
     setup_seconds: float = 0.0
     test_seconds: float = 0.0
     calls: int = 0
@@ -80,7 +81,8 @@ class JudgeReport:
 
     def as_metadata(self) -> dict:
         return {"judged": sorted(self.judged), "incidents": self.incidents,
-                "seconds": {"start": round(self.start_seconds, 3), "setup": round(self.setup_seconds, 3),
+                "seconds": {"start": round(self.start_seconds, 3),
+                            "start_waited": round(self.start_wait_seconds, 3), "setup": round(self.setup_seconds, 3),
                             "tests": round(self.test_seconds, 3), "calls": round(self.call_seconds, 3)},
                 "calls": self.calls}
 
@@ -93,8 +95,9 @@ class JudgeSession:
         self.timeout = timeout
         self.report = JudgeReport()
         self.bridge = KernelBridge(kernel_client, kernel_manager)
-        self.judge = JudgeProcess(graded_functions(source_nb), cwd=cwd)
-        self.report.start_seconds = self.judge.stats.start_seconds
+        # Started now, waited for at the first test cell: it warms up while the kernel runs
+        # the student's first cells.
+        self.judge = JudgeProcess(graded_functions(source_nb), cwd=cwd, wait=False)
         self._next_setup = 0
 
     def _setup_until(self, position: int) -> None:
@@ -135,6 +138,8 @@ class JudgeSession:
         return nodes
 
     def close(self) -> JudgeReport:
+        self.report.start_seconds = self.judge.stats.start_seconds
+        self.report.start_wait_seconds = self.judge.stats.start_wait_seconds
         self.report.calls = self.bridge.stats.calls
         self.report.call_seconds = self.bridge.stats.seconds
         if self.bridge.stats.timeouts:

@@ -32,7 +32,8 @@ MEMORY_LIMIT = 4 * 1024**3
 
 @dataclass
 class JudgeStats:
-    start_seconds: float = 0.0
+    start_seconds: float = 0.0  # from spawning the judge to seeing it ready
+    start_wait_seconds: float = 0.0  # of which the parent spent waiting (the rest overlapped other work)
     cells: int = 0
     cell_seconds: list[float] = field(default_factory=list)
 
@@ -50,7 +51,7 @@ class JudgeProcess:
     """One running judge. Use as a context manager, or call `close()`."""
 
     def __init__(self, functions: list[str], *, python: str | None = None, env: dict | None = None,
-                 cwd: str | os.PathLike | None = None):
+                 cwd: str | os.PathLike | None = None, wait: bool = True):
         started = time.monotonic()
         self.stats = JudgeStats()
         self.broken: str | None = None
@@ -68,12 +69,23 @@ class JudgeProcess:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self._send({"op": "init", "functions": list(functions)})
-        message = self._receive(time.monotonic() + START_TIMEOUT)
+        self._started = started
+        self.pid: int | None = None
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Wait for the judge to be up (started with `wait=False`, it warms up meanwhile)."""
+        if self.pid is not None:
+            return
+        waiting = time.monotonic()
+        message = self._receive(waiting + START_TIMEOUT)
+        self.stats.start_wait_seconds = time.monotonic() - waiting
         if message is None or message.get("op") != "ready":
             self.close()
             raise RuntimeError(f"the judge did not start: {self.stderr_tail()}")
         self.pid = message.get("pid")
-        self.stats.start_seconds = time.monotonic() - started
+        self.stats.start_seconds = time.monotonic() - self._started
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -111,6 +123,11 @@ class JudgeProcess:
         """Run one instructor cell in the judge; its calls go to the kernel through `bridge`.
         Returns the cell's nbformat outputs (dicts)."""
         if self.broken is not None:
+            return [_error("JudgeError", self.broken)]
+        try:
+            self.wait_ready()
+        except RuntimeError as error:
+            self.broken = str(error)[:500]
             return [_error("JudgeError", self.broken)]
         started = time.monotonic()
         deadline = started + timeout
