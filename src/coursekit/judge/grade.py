@@ -123,6 +123,10 @@ class JudgeSession:
             outputs = [_error("JudgeError", f"test cell {grade_id!r} is not in the instructor's notebook")]
             self.report.incidents.append(f"judge: unknown test cell {str(grade_id)[:60]!r}")
         else:
+            try:
+                self.judge.wait_ready()  # so that its start-up is not counted as setup time
+            except RuntimeError as error:
+                self.judge.broken = str(error)[:500]
             self._setup_until(position)
             started = time.monotonic()
             source = self.source_cells[position].source
