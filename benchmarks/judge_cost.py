@@ -114,15 +114,18 @@ def main(argv=None) -> int:
                 return 1
         median = statistics.median
         extra = median(judge) - median(plain)
-        part = {key: median(p["seconds"][key] for p in parts) for key in ("start", "start_waited", "setup", "tests", "calls")}
+        keys = ("start", "start_waited", "setup", "tests", "calls")
+        part = {key: median(p["seconds"][key] for p in parts) for key in keys}
         calls = parts[0]["calls"]
-        results[path.stem] = {"tests": tests, "stock_s": median(plain), "judge_s": median(judge), "extra_s": extra,
-                              "extra_per_test_s": extra / tests, "calls": calls, **{f"{k}_s": v for k, v in part.items()},
-                              "per_call_ms": 1000 * part["calls"] / calls if calls else 0.0}
+        results[path.stem] = {
+            "tests": tests, "stock_s": median(plain), "judge_s": median(judge), "extra_s": extra,
+            "extra_per_test_s": extra / tests, "calls": calls, **{f"{k}_s": v for k, v in part.items()},
+            "per_call_ms": 1000 * part["calls"] / calls if calls else 0.0,
+        }
         rows.append(path.stem)
     trips = sorted(round_trip(args.calls))
-    results["round_trip_ms"] = {"median": 1000 * statistics.median(trips), "p90": 1000 * trips[int(0.9 * len(trips))],
-                                "calls": len(trips)}
+    results["round_trip_ms"] = {"median": 1000 * statistics.median(trips),
+                                "p90": 1000 * trips[int(0.9 * len(trips))], "calls": len(trips)}
     results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "repeat": args.repeat}
 
     print(f"judge cost, median of {args.repeat} runs, {os.cpu_count()} CPUs, Python {platform.python_version()}")
@@ -132,8 +135,8 @@ def main(argv=None) -> int:
     for name in rows:
         r = results[name]
         print(f"| {name} | {r['tests']} | {r['stock_s']:.2f} | {r['judge_s']:.2f} | {r['extra_s']:+.2f} | "
-              f"{r['extra_per_test_s']:+.2f} | {r['start_s']:.2f} ({r['start_waited_s']:.2f}) | {r['setup_s']:.2f} | {r['calls']} | "
-              f"{r['per_call_ms']:.1f} |")
+              f"{r['extra_per_test_s']:+.2f} | {r['start_s']:.2f} ({r['start_waited_s']:.2f}) | "
+              f"{r['setup_s']:.2f} | {r['calls']} | {r['per_call_ms']:.1f} |")
     trip = results["round_trip_ms"]
     print(f"round trip of one proxied call (echo of a short str, {trip['calls']} calls): "
           f"median {trip['median']:.2f} ms, p90 {trip['p90']:.2f} ms")

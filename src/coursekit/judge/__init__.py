@@ -10,7 +10,10 @@ judge's outputs are what gets written into the test cell. See docs/judge.md.
 Modules, one concern each:
 
 - `codec`: values <-> plain JSON data (no pickle, no eval), total and capped decoding;
-- `axes`: a matplotlib Axes <-> the data that rebuilds it (charts as data, plus a PNG);
+  its parts: `codec_types` (caps, errors, `Unsupported`), `codec_encode`, `codec_decode`
+  and `codec_frames` (pandas values);
+- `axes`: a matplotlib Axes -> the data that rebuilds it (charts as data, plus a PNG);
+- `rebuild`: that data -> a real Axes in the judge, validated field by field;
 - `png`: validate the PNG a kernel sends;
 - `kernel_side`: the code that runs in the student's kernel to perform one call;
 - `bridge`: the parent's side of a call: send it to the kernel, wait, read the result;

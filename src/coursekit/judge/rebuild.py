@@ -23,118 +23,15 @@ import math
 from typing import Any
 
 from coursekit.judge import png as png_check
-from coursekit.judge.axes import MAX_AXES, MAX_CHILDREN, MAX_POINTS, MAX_TEXT
+from coursekit.judge import rebuild_checks as check
+from coursekit.judge.axes import MAX_AXES, MAX_CHILDREN, MAX_POINTS
 from coursekit.judge.codec import DecodeError
 
-_TRANSFORMS = ("data", "axes", "xaxis", "yaxis", "figure", "identity")
 _COORDS = {"data", "axes fraction", "axes points", "axes pixels", "figure fraction", "figure points",
            "figure pixels", "offset points", "offset pixels", "offset fontsize", "subfigure fraction"}
 _SCALES = {"linear", "log", "symlog", "logit"}
 _LINESTYLES = {"-", "--", "-.", ":", "None", "none", " ", "", "solid", "dashed", "dashdot", "dotted"}
 _DRAWSTYLES = {"default", "steps", "steps-pre", "steps-mid", "steps-post"}
-_ALIGN = {"left", "right", "center", "top", "bottom", "baseline", "center_baseline"}
-
-
-# --- validation helpers ---------------------------------------------------------------------
-
-
-def _num(value: Any, *, finite: bool = False, low: float = -1e300, high: float = 1e300) -> float:
-    if type(value) in (int, float) and not isinstance(value, bool):
-        value = float(value)
-    elif value in ("nan", "inf", "-inf") and not finite:
-        value = float(value)
-    else:
-        raise DecodeError("expected a number")
-    if finite and not math.isfinite(value):
-        raise DecodeError("expected a finite number")
-    if math.isfinite(value) and not low <= value <= high:
-        raise DecodeError("number out of range")
-    return value
-
-
-def _nums(values: Any, limit: int = 2 * MAX_POINTS) -> list[float]:
-    if type(values) is not list or len(values) > limit:
-        raise DecodeError("expected a bounded list of numbers")
-    return [_num(v) for v in values]
-
-
-def _text(value: Any, limit: int = MAX_TEXT) -> str:
-    if type(value) is not str or len(value) > limit:
-        raise DecodeError("expected a short string")
-    return value
-
-
-def _dict(value: Any) -> dict:
-    if type(value) is not dict:
-        raise DecodeError("expected an object")
-    return value
-
-
-def _list(value: Any, limit: int = MAX_CHILDREN) -> list:
-    if type(value) is not list or len(value) > limit:
-        raise DecodeError("expected a bounded list")
-    return value
-
-
-def _color(value: Any) -> Any:
-    from matplotlib.colors import is_color_like
-
-    if type(value) is list and len(value) == 4:
-        rgba = tuple(_num(c, finite=True, low=0.0, high=1.0) for c in value)
-        return rgba
-    if type(value) is str and len(value) <= 40 and is_color_like(value):
-        return value
-    raise DecodeError("not a colour")
-
-
-def _colors(value: Any):
-    import numpy as np
-
-    rows = _list(value, MAX_POINTS)
-    out = [_color(row) for row in rows if type(row) is list]
-    if len(out) != len(rows):
-        raise DecodeError("bad colour list")
-    return np.array(out, dtype=float).reshape(-1, 4)
-
-
-def _transform(ax, name: Any):
-    from matplotlib.transforms import IdentityTransform
-
-    if name not in _TRANSFORMS:
-        raise DecodeError("unknown transform")
-    return {"data": ax.transData, "axes": ax.transAxes, "xaxis": ax.get_xaxis_transform(),
-            "yaxis": ax.get_yaxis_transform(), "figure": ax.figure.transFigure,
-            "identity": IdentityTransform()}[name]
-
-
-def _path(vertices: Any, codes: Any):
-    import numpy as np
-    from matplotlib.path import Path
-
-    flat = _nums(vertices)
-    if len(flat) % 2:
-        raise DecodeError("odd number of path coordinates")
-    array = np.array(flat, dtype=float).reshape(-1, 2)
-    if codes is not None:
-        codes = _list(codes, MAX_POINTS)
-        if len(codes) != len(array) or not all(type(c) is int and c in (0, 1, 2, 3, 4, 79) for c in codes):
-            raise DecodeError("bad path codes")
-        if codes and codes[0] != Path.MOVETO:
-            raise DecodeError("a path must start with MOVETO")
-    try:
-        return Path(array, codes)
-    except (ValueError, TypeError) as error:
-        raise DecodeError(f"bad path ({error})") from None
-
-
-def _text_kwargs(item: dict) -> dict:
-    ha, va = item.get("ha", "left"), item.get("va", "baseline")
-    if ha not in _ALIGN or va not in _ALIGN:
-        raise DecodeError("bad text alignment")
-    return {"fontsize": _num(item.get("fontsize", 10.0), finite=True, low=0.1, high=500),
-            "color": _color(item.get("color", "black")), "ha": ha, "va": va,
-            "rotation": _num(item.get("rotation", 0.0), finite=True), "visible": bool(item.get("visible", True)),
-            "zorder": _num(item.get("zorder", 3.0), finite=True), "usetex": False}
 
 
 # --- the pass-through unit converters -------------------------------------------------------
@@ -167,7 +64,7 @@ def _set_x_units(ax, spec: dict) -> float:
         import matplotlib.dates as mdates
         import numpy as np
 
-        epoch = _text(spec.get("epoch", "1970-01-01T00:00:00"), 40)
+        epoch = check.text(spec.get("epoch", "1970-01-01T00:00:00"), 40)
         try:
             theirs = np.datetime64(epoch, "us")
             ours = np.datetime64(mdates.get_epoch(), "us")
@@ -178,11 +75,11 @@ def _set_x_units(ax, spec: dict) -> float:
     if kind == "category":
         from matplotlib.category import UnitData
 
-        labels = [_text(v) for v in _list(spec.get("categories"), MAX_CHILDREN)]
+        labels = [check.text(v) for v in check.bounded(spec.get("categories"), MAX_CHILDREN)]
         ax.xaxis.set_converter(category_converter())
         ax.xaxis.set_units(UnitData(labels))
     elif kind == "period":
-        freq = _text(spec.get("freq"), 20)
+        freq = check.text(spec.get("freq"), 20)
         ax.freq = freq
         ax.xaxis.freq = freq
         ax.xaxis.set_converter(period_converter())
@@ -198,27 +95,27 @@ def rebuild(data: Any):
     """A real Axes (in a pyplot figure, Agg) built from `encode_axes` data."""
     import matplotlib.pyplot as plt
 
-    data = _dict(data)
-    width, height = (_num(v, finite=True, low=0.5, high=60) for v in _list(data.get("figsize"), 2))
-    dpi = _num(data.get("dpi", 100.0), finite=True, low=10, high=400)
-    specs = _list(data.get("axes"), MAX_AXES)
+    data = check.obj(data)
+    width, height = (check.num(v, finite=True, low=0.5, high=60) for v in check.bounded(data.get("figsize"), 2))
+    dpi = check.num(data.get("dpi", 100.0), finite=True, low=10, high=400)
+    specs = check.bounded(data.get("axes"), MAX_AXES)
     index = data.get("index")
     if not specs or type(index) is not int or not 0 <= index < len(specs):
         raise DecodeError("bad axes index")
     figure = plt.figure(figsize=(width, height), dpi=dpi)
     try:
-        axes = [_build_axes(figure, _dict(spec)) for spec in specs]
-        for item in _list(data.get("texts", [])):
-            item = _dict(item)
-            x, y = _num(item.get("x"), finite=True), _num(item.get("y"), finite=True)
+        axes = [_build_axes(figure, check.obj(spec)) for spec in specs]
+        for item in check.bounded(data.get("texts", [])):
+            item = check.obj(item)
+            x, y = check.num(item.get("x"), finite=True), check.num(item.get("y"), finite=True)
             role = item.get("role")
-            kwargs = _text_kwargs(item)
+            kwargs = check.text_kwargs(item)
             if role == "suptitle":
-                figure.suptitle(_text(item.get("s")), x=x, y=y, **kwargs)
+                figure.suptitle(check.text(item.get("s")), x=x, y=y, **kwargs)
             else:
-                figure.text(x, y, _text(item.get("s")), **kwargs)
-        for legend in _list(data.get("legends", []), MAX_AXES):
-            _figure_legend(figure, _dict(legend))
+                figure.text(x, y, check.text(item.get("s")), **kwargs)
+        for legend in check.bounded(data.get("legends", []), MAX_AXES):
+            _figure_legend(figure, check.obj(legend))
         raw = data.get("png")
         if raw is not None:
             figure._coursekit_png = _png(raw)
@@ -242,40 +139,42 @@ def _png(raw: Any) -> bytes | None:
 
 
 def _build_axes(figure, spec: dict):
-    left, bottom, width, height = (_num(v, finite=True, low=-10, high=10) for v in _list(spec.get("position"), 4))
+    position = check.bounded(spec.get("position"), 4)
+    left, bottom, width, height = (check.num(v, finite=True, low=-10, high=10) for v in position)
     ax = figure.add_axes((left, bottom, width, height))
     shift = _set_x_units(ax, spec)
     built = []
-    for item in _list(spec.get("children", [])):
-        built.append(_build_child(ax, _dict(item), shift))
+    for item in check.bounded(spec.get("children", [])):
+        built.append(_build_child(ax, check.obj(item), shift))
     _containers(ax, spec, built)
-    for loc, item in _dict(spec.get("titles", {})).items():
+    for loc, item in check.obj(spec.get("titles", {})).items():
         if loc not in ("center", "left", "right"):
             raise DecodeError("bad title location")
-        item = _dict(item)
+        item = check.obj(item)
         if item.get("s"):
-            kwargs = _text_kwargs(item)
+            kwargs = check.text_kwargs(item)
             for key in ("ha", "va", "rotation", "zorder"):
                 kwargs.pop(key)
-            ax.set_title(_text(item.get("s")), loc=loc, **kwargs)
+            ax.set_title(check.text(item.get("s")), loc=loc, **kwargs)
     for name, setter in (("xlabel", ax.set_xlabel), ("ylabel", ax.set_ylabel)):
-        item = _dict(spec.get(name, {"s": ""}))
-        setter(_text(item.get("s", "")), fontsize=_num(item.get("fontsize", 10.0), finite=True, low=0.1, high=500))
+        item = check.obj(spec.get(name, {"s": ""}))
+        size = check.num(item.get("fontsize", 10.0), finite=True, low=0.1, high=500)
+        setter(check.text(item.get("s", "")), fontsize=size)
     for name, setter in (("xscale", ax.set_xscale), ("yscale", ax.set_yscale)):
         scale = spec.get(name, "linear")
         if scale not in _SCALES:
             raise DecodeError("unknown scale")
         setter(scale)
-    xlim = [_num(v, finite=True) + shift for v in _list(spec.get("xlim"), 2)]
-    ylim = [_num(v, finite=True) for v in _list(spec.get("ylim"), 2)]
+    xlim = [check.num(v, finite=True) + shift for v in check.bounded(spec.get("xlim"), 2)]
+    ylim = [check.num(v, finite=True) for v in check.bounded(spec.get("ylim"), 2)]
     if len(xlim) != 2 or len(ylim) != 2:
         raise DecodeError("bad limits")
     ax.set_xlim(*xlim, auto=None)
     ax.set_ylim(*ylim, auto=None)
-    _ticks(ax.xaxis, _dict(spec.get("xticks", {})), shift)
-    _ticks(ax.yaxis, _dict(spec.get("yticks", {})), 0.0)
+    _ticks(ax.xaxis, check.obj(spec.get("xticks", {})), shift)
+    _ticks(ax.yaxis, check.obj(spec.get("yticks", {})), 0.0)
     if "legend" in spec:
-        _legend(ax, _dict(spec["legend"]), built)
+        _legend(ax, check.obj(spec["legend"]), built)
     ax.set_visible(bool(spec.get("visible", True)))
     return ax
 
@@ -283,8 +182,8 @@ def _build_axes(figure, spec: dict):
 def _ticks(axis, spec: dict, shift: float) -> None:
     from matplotlib.ticker import FixedFormatter, FixedLocator
 
-    locs = [v + shift for v in _nums(spec.get("locs", []), MAX_CHILDREN)]
-    labels = [_text(v) for v in _list(spec.get("labels", []))]
+    locs = [v + shift for v in check.nums(spec.get("locs", []), MAX_CHILDREN)]
+    labels = [check.text(v) for v in check.bounded(spec.get("labels", []))]
     if len(labels) != len(locs) or not all(math.isfinite(v) for v in locs):
         raise DecodeError("bad ticks")
     axis.set_major_locator(FixedLocator(locs))
@@ -301,15 +200,15 @@ def _build_child(ax, item: dict, shift: float):
         return _patch(ax, item, shift)
     if kind == "text":
         transform = item.get("transform")
-        x = _num(item.get("x")) + (shift if transform in ("data", "xaxis") else 0.0)
-        return ax.text(x, _num(item.get("y")), _text(item.get("s")), transform=_transform(ax, transform),
-                       **_text_kwargs(item))
+        x = check.num(item.get("x")) + (shift if transform in ("data", "xaxis") else 0.0)
+        return ax.text(x, check.num(item.get("y")), check.text(item.get("s")), transform=check.transform(ax, transform),
+                       **check.text_kwargs(item))
     if kind == "annotation":
         xycoords, textcoords = item.get("xycoords"), item.get("textcoords")
         if xycoords not in _COORDS or textcoords not in _COORDS:
             raise DecodeError("bad annotation coordinates")
-        xy = [_num(v) for v in _list(item.get("xy"), 2)]
-        xytext = [_num(v) for v in _list(item.get("xytext"), 2)]
+        xy = [check.num(v) for v in check.bounded(item.get("xy"), 2)]
+        xytext = [check.num(v) for v in check.bounded(item.get("xytext"), 2)]
         if len(xy) != 2 or len(xytext) != 2:
             raise DecodeError("bad annotation point")
         if xycoords == "data":
@@ -317,15 +216,15 @@ def _build_child(ax, item: dict, shift: float):
         if textcoords == "data":
             xytext[0] += shift
         arrow = {"arrowstyle": "->"} if item.get("arrow") else None
-        return ax.annotate(_text(item.get("s")), xy=tuple(xy), xytext=tuple(xytext), xycoords=xycoords,
-                           textcoords=textcoords, arrowprops=arrow, annotation_clip=False, **_text_kwargs(item))
+        return ax.annotate(check.text(item.get("s")), xy=tuple(xy), xytext=tuple(xytext), xycoords=xycoords,
+                           textcoords=textcoords, arrowprops=arrow, annotation_clip=False, **check.text_kwargs(item))
     raise DecodeError("unknown artist kind")
 
 
 def _line(ax, item: dict, shift: float):
     from matplotlib.lines import Line2D
 
-    x, y = _nums(item.get("x")), _nums(item.get("y"))
+    x, y = check.nums(item.get("x")), check.nums(item.get("y"))
     if len(x) != len(y) or len(x) > MAX_POINTS:
         raise DecodeError("line x and y differ in length")
     transform = item.get("transform")
@@ -341,18 +240,19 @@ def _line(ax, item: dict, shift: float):
         raise DecodeError("bad fill style")
     alpha = item.get("alpha")
     try:
-        line = Line2D(x, y, linestyle=linestyle, linewidth=_num(item.get("linewidth"), finite=True, low=0, high=1000),
-                      marker=marker, markersize=_num(item.get("markersize"), finite=True, low=0, high=1000),
-                      markerfacecolor=_color(item.get("markerfacecolor")),
-                      markeredgecolor=_color(item.get("markeredgecolor")),
-                      markeredgewidth=_num(item.get("markeredgewidth"), finite=True, low=0, high=1000),
-                      fillstyle=item.get("fillstyle"), color=_color(item.get("color")), drawstyle=drawstyle,
-                      label=_text(item.get("label")), zorder=_num(item.get("zorder"), finite=True),
-                      alpha=None if alpha is None else _num(alpha, finite=True, low=0, high=1),
+        line = Line2D(x, y, linestyle=linestyle,
+                      linewidth=check.num(item.get("linewidth"), finite=True, low=0, high=1000),
+                      marker=marker, markersize=check.num(item.get("markersize"), finite=True, low=0, high=1000),
+                      markerfacecolor=check.color(item.get("markerfacecolor")),
+                      markeredgecolor=check.color(item.get("markeredgecolor")),
+                      markeredgewidth=check.num(item.get("markeredgewidth"), finite=True, low=0, high=1000),
+                      fillstyle=item.get("fillstyle"), color=check.color(item.get("color")), drawstyle=drawstyle,
+                      label=check.text(item.get("label")), zorder=check.num(item.get("zorder"), finite=True),
+                      alpha=None if alpha is None else check.num(alpha, finite=True, low=0, high=1),
                       visible=bool(item.get("visible", True)))
     except ValueError as error:  # e.g. a marker string matplotlib does not know
         raise DecodeError(f"bad line ({str(error)[:100]})") from None
-    line.set_transform(_transform(ax, transform))
+    line.set_transform(check.transform(ax, transform))
     ax.add_line(line)
     return line
 
@@ -362,21 +262,22 @@ def _collection(ax, item: dict, shift: float):
     from matplotlib.collections import LineCollection, PathCollection, PolyCollection
 
     kind = item.get("kind")
-    paths = [_path(_dict(p).get("v"), _dict(p).get("c")) for p in _list(item.get("paths"))]
-    offsets = _nums(item.get("offsets"))
+    paths = [check.path(check.obj(p).get("v"), check.obj(p).get("c")) for p in check.bounded(item.get("paths"))]
+    offsets = check.nums(item.get("offsets"))
     if len(offsets) % 2:
         raise DecodeError("odd number of offset coordinates")
     offsets = np.array(offsets, dtype=float).reshape(-1, 2)
     offset_transform = item.get("offset_transform")
     if offset_transform in ("data", "xaxis") and len(offsets):
         offsets[:, 0] += shift
-    common = {"facecolors": _colors(item.get("facecolors")), "edgecolors": _colors(item.get("edgecolors")),
-              "linewidths": [_num(w, finite=True, low=0, high=1000) for w in _list(item.get("linewidths"), MAX_POINTS)],
-              "label": _text(item.get("label")), "zorder": _num(item.get("zorder"), finite=True)}
+    common = {"facecolors": check.colors(item.get("facecolors")), "edgecolors": check.colors(item.get("edgecolors")),
+              "linewidths": [check.num(w, finite=True, low=0, high=1000)
+                             for w in check.bounded(item.get("linewidths"), MAX_POINTS)],
+              "label": check.text(item.get("label")), "zorder": check.num(item.get("zorder"), finite=True)}
     if kind == "scatter":
-        sizes = [_num(s, finite=True, low=0, high=1e7) for s in _list(item.get("sizes"), MAX_POINTS)]
+        sizes = [check.num(s, finite=True, low=0, high=1e7) for s in check.bounded(item.get("sizes"), MAX_POINTS)]
         collection = PathCollection(paths, sizes=sizes, offsets=offsets if len(offsets) else None,
-                                    offset_transform=_transform(ax, offset_transform), **common)
+                                    offset_transform=check.transform(ax, offset_transform), **common)
     else:
         shifted = []
         for p in paths:
@@ -388,8 +289,8 @@ def _collection(ax, item: dict, shift: float):
         collection = cls(shifted, **common)
         if len(offsets):
             collection.set_offsets(offsets)
-            collection.set_offset_transform(_transform(ax, offset_transform))
-    collection.set_transform(_transform(ax, item.get("transform")))
+            collection.set_offset_transform(check.transform(ax, offset_transform))
+    collection.set_transform(check.transform(ax, item.get("transform")))
     collection.set_visible(bool(item.get("visible", True)))
     ax.add_collection(collection, autolim=False)
     return collection
@@ -399,21 +300,21 @@ def _patch(ax, item: dict, shift: float):
     from matplotlib.patches import PathPatch, Rectangle
 
     transform = item.get("transform")
-    common = {"facecolor": _color(item.get("facecolor")), "edgecolor": _color(item.get("edgecolor")),
-              "linewidth": _num(item.get("linewidth"), finite=True, low=0, high=1000),
-              "label": _text(item.get("label")), "zorder": _num(item.get("zorder"), finite=True),
+    common = {"facecolor": check.color(item.get("facecolor")), "edgecolor": check.color(item.get("edgecolor")),
+              "linewidth": check.num(item.get("linewidth"), finite=True, low=0, high=1000),
+              "label": check.text(item.get("label")), "zorder": check.num(item.get("zorder"), finite=True),
               "visible": bool(item.get("visible", True))}
     if item.get("kind") == "rectangle":
-        x, y = (_num(v) for v in _list(item.get("xy"), 2))
+        x, y = (check.num(v) for v in check.bounded(item.get("xy"), 2))
         if transform in ("data", "xaxis"):
             x += shift
-        patch = Rectangle((x, y), _num(item.get("width")), _num(item.get("height")), **common)
+        patch = Rectangle((x, y), check.num(item.get("width")), check.num(item.get("height")), **common)
     else:
-        path = _path(item.get("v"), item.get("c"))
+        path = check.path(item.get("v"), item.get("c"))
         if transform in ("data", "xaxis") and len(path.vertices):
             path.vertices[:, 0] += shift
         patch = PathPatch(path, **common)
-    patch.set_transform(_transform(ax, transform))
+    patch.set_transform(check.transform(ax, transform))
     ax.add_patch(patch)
     return patch
 
@@ -422,15 +323,16 @@ def _containers(ax, spec: dict, built: list) -> None:
     from matplotlib.container import BarContainer
     from matplotlib.patches import Rectangle
 
-    for item in _list(spec.get("containers", [])):
-        item = _dict(item)
-        indices = _list(item.get("patches"), MAX_CHILDREN)
+    for item in check.bounded(spec.get("containers", [])):
+        item = check.obj(item)
+        indices = check.bounded(item.get("patches"), MAX_CHILDREN)
         if not all(type(i) is int and 0 <= i < len(built) and isinstance(built[i], Rectangle) for i in indices):
             raise DecodeError("bad bar container")
         orientation = item.get("orientation")
         if orientation not in ("vertical", "horizontal"):
             raise DecodeError("bad bar orientation")
-        container = BarContainer([built[i] for i in indices], orientation=orientation, label=_text(item.get("label")))
+        container = BarContainer([built[i] for i in indices], orientation=orientation,
+                                 label=check.text(item.get("label")))
         ax.add_container(container)
 
 
@@ -444,7 +346,7 @@ def _proxies(texts: list[str], handles: list, built: list) -> list:
         if match is None:
             spec = handles[i] if i < len(handles) and type(handles[i]) is dict else {}
             try:
-                color = _color(spec.get("color", "black"))
+                color = check.color(spec.get("color", "black"))
             except DecodeError:
                 color = "black"
             match = Line2D([], [], color=color, label=label)
@@ -454,16 +356,16 @@ def _proxies(texts: list[str], handles: list, built: list) -> list:
 
 
 def _legend(ax, spec: dict, built: list) -> None:
-    texts = [_text(t) for t in _list(spec.get("texts", []))]
+    texts = [check.text(t) for t in check.bounded(spec.get("texts", []))]
     loc = spec.get("loc", 0)
     if type(loc) is not int or not 0 <= loc <= 10:
         loc = 0
-    legend = ax.legend(_proxies(texts, _list(spec.get("handles", [])), built), texts, loc=loc,
-                       title=_text(spec.get("title", "")) or None)
+    legend = ax.legend(_proxies(texts, check.bounded(spec.get("handles", [])), built), texts, loc=loc,
+                       title=check.text(spec.get("title", "")) or None)
     legend.set_visible(bool(spec.get("visible", True)))
 
 
 def _figure_legend(figure, spec: dict) -> None:
-    texts = [_text(t) for t in _list(spec.get("texts", []))]
-    legend = figure.legend(_proxies(texts, [], []), texts, title=_text(spec.get("title", "")) or None)
+    texts = [check.text(t) for t in check.bounded(spec.get("texts", []))]
+    legend = figure.legend(_proxies(texts, [], []), texts, title=check.text(spec.get("title", "")) or None)
     legend.set_visible(bool(spec.get("visible", True)))
