@@ -70,7 +70,7 @@ class Recorder:
         return self._execute(code, *args, **kwargs)
 
 
-def grade(nb, source, *, judged: bool, timeout: float = 60):
+def grade(nb, source, *, judged: bool, timeout: float = 60, call_timeout: float | None = None):
     """Run `nb` in a fresh kernel; returns (scores, notebook, kernel evidence)."""
     km = KernelManager(kernel_name="python3")
     km.start_kernel(cwd=str(ROOT))
@@ -80,7 +80,8 @@ def grade(nb, source, *, judged: bool, timeout: float = 60):
         kc.wait_for_ready(timeout=120)
         recorder = Recorder(kc)
         if judged:
-            judge_test_cells(nb, source_nb=source, kernel_client=kc, kernel_manager=km, timeout=timeout)
+            judge_test_cells(nb, source_nb=source, kernel_client=kc, kernel_manager=km, timeout=timeout,
+                             call_timeout=call_timeout)
         else:
             for cell in nb.cells:
                 if cell.cell_type == "code" and cell.source.strip():
@@ -190,6 +191,18 @@ def test_a_forged_execute_result_scores_in_the_kernel_but_not_under_the_judge(so
         k: v for k, v in FULL.items() if k != "test_dateline"}
 
 
+def test_a_test_cell_edited_in_the_hand_in_is_run_as_the_instructor_wrote_it(source):
+    answers = {"dateline": variant(A, "dateline", "wrong_hard_coded")}
+    nb = submission(source, answers)
+    for cell in nb.cells:
+        if is_test(cell) and cell.metadata.nbgrader["grade_id"] == "test_dateline":
+            cell.source = "'the test was here'"
+    control, _, _ = grade(copy.deepcopy(nb), source, judged=False)
+    assert control["test_dateline"] == FULL["test_dateline"]
+    judged, _, _ = grade(nb, source, judged=True)
+    assert judged["test_dateline"] == 0
+
+
 def test_patched_builtins_score_in_the_kernel_but_not_under_the_judge(source):
     answers = {"paragraphs": variant(A, "paragraphs", "wrong_keeps_empty_strings"),
                "name_variants": variant(A, "name_variants", "wrong_keeps_possessive")}
@@ -276,11 +289,12 @@ def dateline(text: str) -> str | None:
 
 def test_a_call_that_loops_is_stopped_and_the_next_tests_still_run(source):
     judged, nb, _ = grade(submission(source, {"paragraphs": LOOPS_ON_EMPTY_TEXT}), source, judged=True,
-                          timeout=10)
+                          timeout=60, call_timeout=3)
     cell = next(c for c in nb.cells if is_test(c) and c.metadata.nbgrader["grade_id"] == "test_paragraphs")
     text = outputs_text(nb)
-    assert "TimeoutError" in text and "did not return within" in text
-    assert 0 < judged["test_paragraphs"] < FULL["test_paragraphs"]  # the rules before the loop kept their share
+    assert "raised TimeoutError: paragraphs() did not return within 3 s; it was stopped" in text
+    # only the rule whose check looped is lost: 5 of 6 rules, 2.5 of 3 points
+    assert judged["test_paragraphs"] == 2.5
     others = [k for k in FULL if k != "test_paragraphs"]
     assert {k: judged[k] for k in others} == {k: FULL[k] for k in others}
     assert cell.outputs[-1]["output_type"] == "execute_result"

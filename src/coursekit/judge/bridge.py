@@ -13,7 +13,8 @@ the student's kernel (untrusted). For a call the judge asks for, the bridge send
 Everything else the kernel sends for that request (execute_result, errors, other
 displays -- e.g. from hooks the student registered) is ignored: it cannot become part of a
 verdict. Each call has a time limit; past it the kernel is interrupted and the call
-fails with a TimeoutError message. A kernel that died, or that ignored the interrupt, is
+fails with a TimeoutError message (a call's limit is what is left of its test cell's budget,
+and at most `call_timeout` when one is given). A kernel that died, or that ignored the interrupt, is
 marked dead and every later call fails at once with a message saying so.
 """
 
@@ -41,9 +42,10 @@ class CallStats:
 class KernelBridge:
     """Performs calls in one student kernel, one at a time."""
 
-    def __init__(self, kernel_client, kernel_manager=None, *, stream_cap: int = STREAM_CAP,
-                 interrupt_grace: float = INTERRUPT_GRACE):
+    def __init__(self, kernel_client, kernel_manager=None, *, call_timeout: float | None = None,
+                 stream_cap: int = STREAM_CAP, interrupt_grace: float = INTERRUPT_GRACE):
         self.kc = kernel_client
+        self.call_timeout = call_timeout
         self.km = kernel_manager
         self.stream_cap = stream_cap
         self.interrupt_grace = interrupt_grace
@@ -58,6 +60,8 @@ class KernelBridge:
         """
         if self.dead is not None:
             return {"error": {"type": "ResultRejected", "message": self.dead}, "stdout": ""}
+        if self.call_timeout is not None:
+            timeout = min(timeout, self.call_timeout)
         if timeout <= 0:
             return {"error": {"type": "TimeoutError",
                               "message": "no time left in this test cell's time limit to call " + function},

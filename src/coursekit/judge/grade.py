@@ -91,11 +91,12 @@ class JudgeReport:
 class JudgeSession:
     """A judge for one notebook: setup cells from the source notebook, test cells on demand."""
 
-    def __init__(self, source_nb, kernel_client, kernel_manager=None, *, timeout: float = 60.0, cwd=None):
+    def __init__(self, source_nb, kernel_client, kernel_manager=None, *, timeout: float = 60.0,
+                 call_timeout: float | None = None, cwd=None):
         self.source_cells = [c for c in source_nb.cells if c.get("cell_type") == "code"]
         self.timeout = timeout
         self.report = JudgeReport()
-        self.bridge = KernelBridge(kernel_client, kernel_manager)
+        self.bridge = KernelBridge(kernel_client, kernel_manager, call_timeout=call_timeout)
         # Started now, waited for at the first test cell: it warms up while the kernel runs
         # the student's first cells.
         self.judge = JudgeProcess(graded_functions(source_nb), cwd=cwd, wait=False)
@@ -162,12 +163,17 @@ class JudgeSession:
 
 
 def judge_test_cells(nb, *, source_nb, kernel_client, kernel_manager=None, timeout: float = 60.0,
-                     execute_cell: Callable[[Any, int], Any] | None = None, cwd=None) -> JudgeReport:
+                     call_timeout: float | None = None, execute_cell: Callable[[Any, int], Any] | None = None,
+                     cwd=None) -> JudgeReport:
     """Execute `nb`: its test cells in the judge, every other code cell in the kernel.
 
-    Writes outputs into `nb` and a summary under `nb.metadata["coursekit"]["judge"]`.
+    `timeout` is each cell's wall-clock budget (a test cell's calls share it; each call gets
+    at most `call_timeout`); `execute_cell(cell, index)` runs a non-test cell (default:
+    `run_in_kernel`); `cwd` is the judge's folder (default: the grader's). Writes outputs
+    into `nb` and a summary under `nb.metadata["coursekit"]["judge"]`.
     """
-    session = JudgeSession(source_nb, kernel_client, kernel_manager, timeout=timeout, cwd=cwd)
+    session = JudgeSession(source_nb, kernel_client, kernel_manager, timeout=timeout, call_timeout=call_timeout,
+                           cwd=cwd)
     try:
         for index, cell in enumerate(nb.cells):
             if cell.get("cell_type") != "code" or not cell.source.strip():
