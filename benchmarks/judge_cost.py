@@ -19,8 +19,10 @@ import copy
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,7 +38,8 @@ from coursekit.judge.grade import JudgeSession, is_test, judge_test_cells, run_i
 
 class Kernel:
     def __enter__(self):
-        self.km = KernelManager(kernel_name="python3")
+        self.sockets = tempfile.mkdtemp(prefix="judge-cost-")  # ipc sockets: no TCP port races
+        self.km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(self.sockets, "kernel"))
         self.km.start_kernel(cwd=str(ROOT))
         self.kc = self.km.client()
         self.kc.start_channels()
@@ -46,6 +49,7 @@ class Kernel:
     def __exit__(self, *exc):
         self.kc.stop_channels()
         self.km.shutdown_kernel(now=True)
+        shutil.rmtree(self.sockets, ignore_errors=True)
 
 
 def scores(nb) -> dict[str, float]:

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -72,7 +75,9 @@ class Recorder:
 
 def grade(nb, source, *, judged: bool, timeout: float = 60, call_timeout: float | None = None):
     """Run `nb` in a fresh kernel; returns (scores, notebook, kernel evidence)."""
-    km = KernelManager(kernel_name="python3")
+    # ZeroMQ over ipc sockets in a private folder: no TCP port to race other kernels for
+    sockets = tempfile.mkdtemp(prefix="judge-e2e-")
+    km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
     km.start_kernel(cwd=str(ROOT))
     kc = km.client()
     kc.start_channels()
@@ -90,6 +95,7 @@ def grade(nb, source, *, judged: bool, timeout: float = 60, call_timeout: float 
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+        shutil.rmtree(sockets, ignore_errors=True)
     scores = {c.metadata.nbgrader["grade_id"]: utils.determine_grade(c)[0] for c in nb.cells if is_test(c)}
     return scores, nb, evidence
 

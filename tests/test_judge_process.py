@@ -23,7 +23,7 @@ class FakeKernel:
         self.replies = list(replies or [])
         self.requests = []
 
-    def call(self, function, args, kwargs, timeout):
+    def call(self, function, args, kwargs, timeout, *, png=True):
         self.requests.append({"function": function, "args": args, "kwargs": kwargs})
         if self.replies:
             reply = self.replies.pop(0)
@@ -209,3 +209,47 @@ def test_the_judge_ignores_modules_in_its_folder_and_pythonpath(tmp_path, monkey
     with process.JudgeProcess(["double"], cwd=tmp_path) as judge:
         outputs = judge.run_cell("import json, coursekit\nprint(coursekit.__file__)", "t", FakeKernel(), 30)
         assert str(tmp_path) not in outputs[0]["text"]
+
+
+def test_a_chart_comes_back_as_a_real_axes_and_charts_show_displays_the_kernels_png(judge):
+    import base64
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from coursekit.judge import axes
+
+    sent = []
+
+    def draw(function, args, kwargs, png=True):
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.plot([1, 2, 3], [3, 1, 2], marker="o", label="drawn in the kernel")
+        ax.set_title("A chart")
+        data = codec.encode(ax, axes_encoder=lambda v, e: axes.encode_axes(v, e, png=png))
+        plt.close(fig)
+        sent.append(data.get("png"))
+        return {"payload": json.dumps({"v": 1, "ok": data}), "stdout": ""}
+
+    class Kernel(FakeKernel):
+        def call(self, function, args, kwargs, timeout, *, png=True):
+            return draw(function, args, kwargs, png)
+
+    source = """
+from matplotlib.axes import Axes
+from coursekit import charts
+ax = plot_chart()
+assert isinstance(ax, Axes) and ax.get_title() == "A chart"
+assert [l.get_label() for l in ax.get_lines()] == ["drawn in the kernel"]
+charts.show(ax, alt="the student's chart")
+second = plot_chart()
+charts.show(second)
+"""
+    with process.JudgeProcess(["plot_chart"]) as running:
+        outputs = running.run_cell(source, "test_chart", Kernel(), 60)
+    assert [o["output_type"] for o in outputs] == ["display_data", "display_data"]
+    assert sent[0] is not None and sent[1] is None  # a picture was asked for the first chart only
+    assert outputs[0]["data"]["image/png"] == sent[0]  # the kernel's own picture of the student's figure
+    assert outputs[0]["data"]["text/plain"] == "the student's chart"
+    assert base64.b64decode(outputs[1]["data"]["image/png"]).startswith(b"\x89PNG")  # drawn in the judge

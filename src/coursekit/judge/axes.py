@@ -40,8 +40,9 @@ PNG_DPI = 80
 # --- kernel side: encoding ----------------------------------------------------------------
 
 
-def encode_axes(value: Any, encoder=None) -> dict | None:
-    """The data for an Axes (None when `value` is not a plain matplotlib Axes)."""
+def encode_axes(value: Any, encoder=None, *, png: bool = True) -> dict | None:
+    """The data for an Axes (None when `value` is not a plain matplotlib Axes); with
+    `png`, a PNG of its figure too."""
     module = sys.modules.get("matplotlib.axes")
     if module is None or type(value) is not module.Axes:
         return None
@@ -61,9 +62,9 @@ def encode_axes(value: Any, encoder=None) -> dict | None:
         "texts": [_encode_figure_text(figure, t) for t in figure.texts[:MAX_CHILDREN]],
         "legends": [_legend_texts(legend) for legend in figure.legends[:MAX_AXES]],
     }
-    png = _png(figure)
-    if png is not None:
-        data["png"] = png
+    picture = _png(figure) if png else None
+    if picture is not None:
+        data["png"] = picture
     return data
 
 

@@ -52,7 +52,7 @@ class KernelBridge:
         self.dead: str | None = None
         self.stats = CallStats()
 
-    def call(self, function: str, args: list, kwargs: dict, timeout: float) -> dict:
+    def call(self, function: str, args: list, kwargs: dict, timeout: float, *, png: bool = True) -> dict:
         """Perform one call; returns the reply for the judge:
 
         `{"payload": "<JSON text from the kernel>", "stdout": "..."}`, or
@@ -67,7 +67,7 @@ class KernelBridge:
                               "message": "no time left in this test cell's time limit to call " + function},
                     "stdout": ""}
         started = time.monotonic()
-        request = json.dumps({"function": function, "args": args, "kwargs": kwargs},
+        request = json.dumps({"function": function, "args": args, "kwargs": kwargs, "png": bool(png)},
                              ensure_ascii=False, separators=(",", ":"))
         try:
             msg_id = self.kc.execute(kernel_side.snippet(request), silent=False, store_history=False,

@@ -10,7 +10,8 @@ The parent sends, for each call, the small stable snippet from `snippet()`:
 
     __import__("coursekit.judge.kernel_side", fromlist=["perform"]).perform('<request JSON>')
 
-with `store_history=False`, so it never enters `In`/`_ih`. `perform` decodes the
+(the request: `{"function": name, "args": [...], "kwargs": {...}, "png": bool}`; `png`
+asks for a picture of a returned chart) with `store_history=False`, so it never enters `In`/`_ih`. `perform` decodes the
 arguments, calls the function found under that name in the user namespace, encodes the
 outcome and publishes it as one `display_data` message with the MIME type `MIME`, whose
 value is a JSON string:
@@ -48,10 +49,10 @@ def _publish(payload: dict) -> None:
     publish_display_data({MIME: text}, metadata={})
 
 
-def _axes_encoder():
+def _axes_encoder(png: bool):
     from coursekit.judge import axes
 
-    return axes.encode_axes
+    return lambda value, encoder: axes.encode_axes(value, encoder, png=png)
 
 
 def perform(request: str) -> None:
@@ -86,7 +87,7 @@ def perform(request: str) -> None:
         payload = {"v": PROTOCOL, "raise": codec.encode_exception(error)}
     else:
         try:
-            payload = {"v": PROTOCOL, "ok": codec.encode(result, axes_encoder=_axes_encoder())}
+            payload = {"v": PROTOCOL, "ok": codec.encode(result, axes_encoder=_axes_encoder(spec.get("png") is True))}
         except (codec.EncodeError, MemoryError, RecursionError) as error:
             payload = {"v": PROTOCOL, "reject": f"the returned value cannot be sent to the grader: {error}"}
         except Exception as error:  # a hostile value whose methods raise while being read

@@ -142,7 +142,8 @@ class JudgeProcess:
                     return [_error("JudgeError", self.broken)]
                 if message.get("op") == "call":
                     reply = bridge.call(str(message.get("function")), message.get("args", []),
-                                        message.get("kwargs", {}), deadline - time.monotonic())
+                                        message.get("kwargs", {}), deadline - time.monotonic(),
+                                        png=message.get("png") is True)
                     self._send({"op": "reply", **reply})
                 elif message.get("op") == "done":
                     outputs = message.get("outputs")
