@@ -372,3 +372,33 @@ def test_the_judge_gives_the_stock_scores_on_known_variants(assignment, name, an
     assert judged == control
     if name == "right":
         assert all(points > 0 for points in judged.values())
+
+
+# --- inside nbclient, as the grading preprocessor will call it -------------------------------------
+
+
+def test_the_judge_runs_inside_nbclient_with_its_async_kernel_client(source):
+    """nbgrader's Execute is an nbclient NotebookClient: its kernel client and manager are
+    async. The judge takes them as they are, and nbclient runs the student's cells."""
+    from jupyter_client import AsyncKernelManager
+    from nbclient import NotebookClient
+
+    answers = {"dateline": variant(A, "dateline", "wrong_hard_coded")}
+    nb = submission(source, answers)
+    sockets = tempfile.mkdtemp(prefix="judge-e2e-")
+    km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
+    client = NotebookClient(nb, km=km, timeout=60, resources={"metadata": {"path": str(ROOT)}})
+    try:
+        with client.setup_kernel():
+            client.reset_execution_trackers()
+            recorder = Recorder(client.kc)
+            report = judge_test_cells(nb, source_nb=source, kernel_client=client.kc, kernel_manager=client.km,
+                                      execute_cell=client.execute_cell, timeout=60)
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
+    scores = {c.metadata.nbgrader["grade_id"]: utils.determine_grade(c)[0] for c in nb.cells if is_test(c)}
+    assert scores == {**FULL, "test_dateline": 0}
+    assert report.calls > 30 and not report.incidents
+    assert MARKER not in "".join(recorder.sent) and MARKER not in outputs_text(nb)
+    setup = next(c for c in nb.cells if c.cell_type == "code")
+    assert setup.execution_count == 1  # run by nbclient, in the kernel

@@ -20,6 +20,7 @@ marked dead and every later call fails at once with a message saying so.
 
 from __future__ import annotations
 
+import inspect
 import json
 import queue
 import time
@@ -37,6 +38,23 @@ class CallStats:
     seconds: float = 0.0
     timeouts: int = 0
     times: list[float] = field(default_factory=list)
+
+
+def wait(result):
+    """The value of a kernel client's or manager's call, synchronous or async.
+
+    nbclient (and so nbgrader's Execute) drives the kernel with jupyter_client's async
+    client and manager, whose `get_iopub_msg`, `is_alive` and `interrupt_kernel` are
+    coroutines; they are run on the thread's own event loop, as nbclient does.
+    """
+    if not inspect.isawaitable(result):
+        return result
+    from jupyter_core.utils import run_sync
+
+    async def awaited():
+        return await result
+
+    return run_sync(awaited)()
 
 
 class KernelBridge:
@@ -88,7 +106,7 @@ class KernelBridge:
         if self.km is None:
             return True
         try:
-            return bool(self.km.is_alive())
+            return bool(wait(self.km.is_alive()))
         except Exception:
             return False
 
@@ -110,7 +128,7 @@ class KernelBridge:
                 deadline = time.monotonic() + self.interrupt_grace
                 continue
             try:
-                msg = self.kc.get_iopub_msg(timeout=min(1.0, max(0.01, deadline - now)))
+                msg = wait(self.kc.get_iopub_msg(timeout=min(1.0, max(0.01, deadline - now))))
             except queue.Empty:
                 if not self._alive():
                     self.dead = f"the student's kernel died during a call to {function}(); later calls are not made"
@@ -151,7 +169,7 @@ class KernelBridge:
         if self.km is None:
             return
         try:
-            self.km.interrupt_kernel()
+            wait(self.km.interrupt_kernel())
         except Exception:
             pass
 
@@ -159,7 +177,7 @@ class KernelBridge:
         end = time.monotonic() + 2.0
         while time.monotonic() < end:
             try:
-                msg = self.kc.get_shell_msg(timeout=max(0.01, end - time.monotonic()))
+                msg = wait(self.kc.get_shell_msg(timeout=max(0.01, end - time.monotonic())))
             except queue.Empty:
                 return
             except Exception:

@@ -30,7 +30,7 @@ from typing import Any
 
 from nbformat import NotebookNode, from_dict
 
-from coursekit.judge.bridge import KernelBridge
+from coursekit.judge.bridge import KernelBridge, wait
 from coursekit.judge.process import JudgeProcess
 
 METADATA_KEY = "coursekit"
@@ -202,13 +202,13 @@ def run_in_kernel(kernel_client, cell, *, timeout: float = 60.0, kernel_manager=
             if interrupted or kernel_manager is None:
                 outputs.append(_error("CellTimeoutError", f"cell did not finish within {timeout:g} s"))
                 break
-            kernel_manager.interrupt_kernel()
+            wait(kernel_manager.interrupt_kernel())
             interrupted, deadline = True, time.monotonic() + 5
             continue
         try:
-            msg = kernel_client.get_iopub_msg(timeout=min(1.0, remaining))
+            msg = wait(kernel_client.get_iopub_msg(timeout=min(1.0, remaining)))
         except queue.Empty:
-            if kernel_manager is not None and not kernel_manager.is_alive():
+            if kernel_manager is not None and not wait(kernel_manager.is_alive()):
                 outputs.append(_error("DeadKernelError", "the kernel died"))
                 break
             continue
