@@ -20,6 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from coursekit.judge import codec_frames
+from coursekit.judge.codec_fields import dtype_field as _dtype
+from coursekit.judge.codec_fields import typed_values as _typed
 from coursekit.judge.codec_types import (
     MAX_BYTES,
     MAX_DEPTH,
@@ -80,13 +83,6 @@ def _field(data: dict, key: str, kind: type | tuple) -> Any:
     value = data.get(key)
     if not isinstance(value, kind) or (kind is int and type(value) is bool):
         raise DecodeError(f"field {key!r} missing or of the wrong type")
-    return value
-
-
-def _int_field(data: dict, key: str) -> int:
-    value = data.get(key)
-    if type(value) is not int or abs(value) > 2**63:
-        raise DecodeError(f"field {key!r} is not an int64")
     return value
 
 
@@ -164,18 +160,6 @@ def _d_date(dec, data, depth):
         raise DecodeError("bad date") from None
 
 
-_DTYPE = re.compile(r"[<>|=]?([biufc][1248]{1,2}|[US][0-9]{1,7}|[Mm]8\[(Y|M|W|D|h|m|s|ms|us|ns)\])")
-
-
-def _dtype(text: Any, kinds: str) -> np.dtype:
-    if not isinstance(text, str) or not _DTYPE.fullmatch(text):
-        raise DecodeError(f"dtype {str(text)[:30]!r} not allowed")
-    dtype = np.dtype(text)
-    if dtype.kind not in kinds or dtype.itemsize > 4 * 10_000_000:
-        raise DecodeError("dtype kind not allowed")
-    return dtype
-
-
 def _d_np(dec, data, depth):
     dtype = _dtype(data.get("dtype"), "biufcUSMm")
     raw = data.get("v")
@@ -213,23 +197,6 @@ def _d_nd(dec, data, depth):
     return _typed(dec, dtype, values, depth).reshape(shape)
 
 
-def _typed(dec, dtype: np.dtype, values: list, depth: int) -> np.ndarray:
-    try:
-        if dtype.kind in "Mm":
-            ints = [np.iinfo("int64").min if v is None else v for v in values]
-            if not all(type(v) is int for v in ints):
-                raise DecodeError("bad datetime values")
-            return np.array(ints, dtype="int64").view(dtype)
-        items = [dec.decode(v, depth + 1) for v in values]
-        allowed = {"b": (bool,), "i": (int,), "u": (int,), "f": (int, float), "c": (int, float, complex),
-                   "U": (str,), "S": (bytes,)}[dtype.kind]
-        if not all(type(v) in allowed for v in items):
-            raise DecodeError(f"values do not fit dtype {dtype}")
-        return np.array(items, dtype=dtype) if items else np.empty(0, dtype=dtype)
-    except (ValueError, TypeError, OverflowError):
-        raise DecodeError("array values out of range") from None
-
-
 def _d_nat(dec, data, depth):
     return pd.NaT
 
@@ -247,8 +214,6 @@ def _d_axes(dec, data, depth):
         return unsupported("matplotlib.axes.Axes")
     return dec.axes_decoder(data)
 
-
-from coursekit.judge import codec_frames  # noqa: E402 - it uses the helpers above
 
 _TAGS = {
     "int": _d_int, "float": _d_float, "complex": _d_complex, "bytes": _d_bytes, "tuple": _d_tuple,

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coursekit.judge import codec_decode as core
+from coursekit.judge import codec_fields as core
 from coursekit.judge.codec_types import DecodeError
 
 _DT_UNITS = ("s", "ms", "us", "ns")
@@ -22,7 +22,7 @@ def decode_timestamp(dec, data, depth):
     unit = data.get("unit")
     if unit not in _DT_UNITS:
         raise DecodeError("bad timestamp unit")
-    raw = core._int_field(data, "v")
+    raw = core.int_field(data, "v")
     try:
         stamp = pd.Timestamp(np.datetime64(raw, unit)).as_unit(unit)
         tz = data.get("tz")
@@ -40,7 +40,7 @@ def decode_timedelta(dec, data, depth):
     if unit not in _DT_UNITS:
         raise DecodeError("bad timedelta unit")
     try:
-        return pd.Timedelta(np.timedelta64(core._int_field(data, "v"), unit)).as_unit(unit)
+        return pd.Timedelta(np.timedelta64(core.int_field(data, "v"), unit)).as_unit(unit)
     except (ValueError, OverflowError):
         raise DecodeError("bad timedelta") from None
 
@@ -53,7 +53,7 @@ def _freq(text: Any) -> str:
 
 def decode_period(dec, data, depth):
     try:
-        return pd.Period(ordinal=core._int_field(data, "v"), freq=_freq(data.get("freq")))
+        return pd.Period(ordinal=core.int_field(data, "v"), freq=_freq(data.get("freq")))
     except (ValueError, OverflowError, TypeError):
         raise DecodeError("bad period") from None
 
@@ -68,8 +68,8 @@ def _column(dec, data: Any, depth: int):
         raise DecodeError("bad column values")
     try:
         if kind == "np":
-            dtype = core._dtype(data.get("dtype"), "biufMm")
-            return core._typed(dec, dtype, values, depth)
+            dtype = core.dtype_field(data.get("dtype"), "biufMm")
+            return core.typed_values(dec, dtype, values, depth)
         if kind == "object":
             out = np.empty(len(values), dtype=object)
             for i, v in enumerate(values):

@@ -86,8 +86,8 @@ class SafeExecute(Execute):
         self._stopped: str | None = None  # why the remaining cells are not run
         self._judge_source = self._instructor_notebook(nb, resources) if self.judge else None
         self._session: JudgeSession | None = None
-        self._tests = {cells.grade_id(c) for c in self._judge_source.cells
-                       if c.metadata.nbgrader.grade and not c.metadata.nbgrader.solution} if self._judge_source else set()
+        source = self._judge_source.cells if self._judge_source is not None else []
+        self._tests = {cells.grade_id(c) for c in source if cells.is_test(c)}  # by the gradebook's record
         self._guard_on = self.guard and self._judge_source is None
         self._deadline = time.monotonic() + self.notebook_timeout
         self.timeout_func = self._cell_timeout
