@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from builders import Special, adversarial_cases, adversarial_class
+from builders import Special, adversarial_cases, adversarial_class, shown_text
 from conftest import ROOT
 from htmlcheck import payloads
 from rich.console import Console
@@ -130,6 +130,10 @@ def test_adversarial_class_gets_what_it_earned_and_harms_nobody(course_copy, tmp
                             f"reason: {row['reason']}")
         if not re.search(case["reason"], row["reason"]):
             problems.append(f"{case['student']}: reason {row['reason']!r} does not match {case['reason']!r}")
+        shown = shown_text(course.build_dir, case["student"], case["assignment"]) if case.get("never_shown") else ""
+        for marker in case.get("never_shown", []):  # hidden test text, printed by the student's code
+            if marker in shown:
+                problems.append(f"{case['student']}: {marker!r} shown in its outputs or feedback")
     assert not problems, "\n".join(problems)
 
     # The terminal summary prints student text as text: adv-markup-flag's "[/]" crashed it before.
