@@ -252,4 +252,5 @@ charts.show(second)
     assert sent[0] is not None and sent[1] is None  # a picture was asked for the first chart only
     assert outputs[0]["data"]["image/png"] == sent[0]  # the kernel's own picture of the student's figure
     assert outputs[0]["data"]["text/plain"] == "the student's chart"
+    assert outputs[0]["metadata"] == {"image/png": {"alt": "the student's chart"}}  # <img alt> in the feedback
     assert base64.b64decode(outputs[1]["data"]["image/png"]).startswith(b"\x89PNG")  # drawn in the judge

@@ -88,7 +88,9 @@ class Capture:
         return False
 
     def display_png(self, blob: bytes, alt: str | None) -> None:
-        self.outputs.append({"output_type": "display_data", "metadata": {},
+        # as IPython's display(Image(...)) with `alt` set: the alt text in the PNG's metadata,
+        # where nbconvert's HTML reads it (<img alt=...> on the feedback page)
+        self.outputs.append({"output_type": "display_data", "metadata": {"image/png": {"alt": alt}} if alt else {},
                              "data": {"image/png": base64.b64encode(blob).decode("ascii"),
                                       "text/plain": alt or "<chart>"}})
 
