@@ -37,6 +37,7 @@ class CallStats:
     calls: int = 0
     seconds: float = 0.0
     timeouts: int = 0
+    stderr: int = 0  # calls during which the student's code wrote to stderr (warnings)
     times: list[float] = field(default_factory=list)
 
 
@@ -115,6 +116,7 @@ class KernelBridge:
         printed: list[str] = []
         size = 0
         interrupted = False
+        wrote_stderr = False
         while True:
             now = time.monotonic()
             if now >= deadline:
@@ -140,6 +142,9 @@ class KernelBridge:
             if (msg.get("parent_header") or {}).get("msg_id") != msg_id:
                 continue
             kind, content = msg.get("msg_type"), msg.get("content") or {}
+            if kind == "stream" and content.get("name") == "stderr" and not wrote_stderr:
+                wrote_stderr = True
+                self.stats.stderr += 1
             if kind == "stream" and isinstance(content.get("text"), str) and size < self.stream_cap:
                 text = content["text"][: self.stream_cap - size]
                 size += len(text)

@@ -184,10 +184,12 @@ class SafeExecute(Execute):
             _fail(cell, "NotRun", "not run: " + self._stopped.split(";")[0])
             return
         limit = self._cell_timeout(cell)
-        timeouts = self._session.bridge.stats.timeouts
+        timeouts, stderr = self._session.bridge.stats.timeouts, self._session.bridge.stats.stderr
         self._session.timeout = limit
         self._session.run_test_cell(cell)
         cell.outputs = self._capped_outputs(cell.outputs)
+        if self._session.bridge.stats.stderr > stderr:  # the judge shows it as plain output
+            self.incidents.append(f"{name} wrote to stderr (warnings): shown in the feedback, not scored as an error")
         if self._session.bridge.stats.timeouts > timeouts:
             self.incidents.append(f"{name} stopped at its {limit} s time limit")
         dead = self._session.bridge.dead
