@@ -23,7 +23,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 
-from coursekit import charts, gate, notebooks  # noqa: E402
+from coursekit import charts, notebooks  # noqa: E402
+from coursekit.grader import gate  # noqa: E402
 from coursekit.judge import axes, codec, png, rebuild  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,7 +117,7 @@ def test_plot_sources_variants_read_back_the_same(variant):
         verdicts = []
         for ax in (original, rebuilt):
             try:
-                namespace["_check_sources_chart"](ax, series, table)
+                namespace["check_sources_chart"](ax, series, table)
                 verdicts.append("pass")
             except AssertionError as error:
                 verdicts.append(str(error))

@@ -21,7 +21,7 @@ import pytest
 from jupyter_client import KernelManager
 from nbgrader import utils
 
-from coursekit import gate
+from coursekit.grader import gate
 from coursekit.judge.grade import is_answer, is_test, judge_test_cells, run_in_kernel
 
 pytestmark = pytest.mark.slow
@@ -249,19 +249,13 @@ class _Row(pd.Series):
         return _Yes()
 
 def nearest_report(date: str, reports: pd.DataFrame) -> pd.Series:
-    return _Row({"as_of": 0, "troops": 0, "publisher": 0, "source": 0})
+    return _Row(dict.fromkeys(reports.columns, 0))  # the whole row, every value "equal" to anything
 '''
 
 
 def test_an_always_equal_value_scores_in_the_kernel_but_not_under_the_judge():
     assignment = "04-tracing-claims"
     source = source_notebook(assignment)
-    # The hidden test's last lines check the real seeds table, whose rows are being revised
-    # on main: left out here, so that this test depends only on the forgery.
-    for cell in source.cells:
-        if is_test(cell) and cell.metadata.nbgrader["grade_id"] == "test_nearest_report":
-            head, _, _ = cell.source.partition("# The real table.")
-            cell.source = head + "### END HIDDEN TESTS\n"
     control, _, _ = grade(submission(source, {"nearest_report": ALWAYS_EQUAL}), source, judged=False)
     assert control["test_nearest_report"] == 3.0
     judged, nb, _ = grade(submission(source, {"nearest_report": ALWAYS_EQUAL}), source, judged=True)
@@ -372,6 +366,22 @@ def test_the_judge_gives_the_stock_scores_on_known_variants(assignment, name, an
     assert judged == control
     if name == "right":
         assert all(points > 0 for points in judged.values())
+
+
+def test_a_chart_drawn_on_the_current_axes_loses_the_same_points_as_in_the_stock_run():
+    """pyplot's figures live in the judge and the kernel: the judge mirrors "a figure is open"
+    into the kernel and draws a chart made on an already-open figure into its own, so the
+    test's "it must draw on a new figure" check catches plt.gca() as in the kernel (with the
+    figure closed after each call instead, this variant got full marks)."""
+    assignment = "04-tracing-claims"
+    source = source_notebook(assignment)
+    answers = {"plot_sources": variant(assignment, "plot_sources", "wrong_draws_on_current_axes")}
+    judged, nb, _ = grade(submission(source, answers), source, judged=True)
+    control, _, _ = grade(submission(source, answers), source, judged=False)
+    assert judged["test_plot_sources"] == control["test_plot_sources"] < 3.0
+    cell = next(c for c in nb.cells if is_test(c) and c.metadata.nbgrader["grade_id"] == "test_plot_sources")
+    printed = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+    assert "✗ new figure" in printed, printed
 
 
 # --- inside nbclient, as the grading preprocessor will call it -------------------------------------

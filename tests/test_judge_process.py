@@ -23,7 +23,7 @@ class FakeKernel:
         self.replies = list(replies or [])
         self.requests = []
 
-    def call(self, function, args, kwargs, timeout, *, png=True):
+    def call(self, function, args, kwargs, timeout, *, png=True, figures=False):
         self.requests.append({"function": function, "args": args, "kwargs": kwargs})
         if self.replies:
             reply = self.replies.pop(0)
@@ -233,7 +233,7 @@ def test_a_chart_comes_back_as_a_real_axes_and_charts_show_displays_the_kernels_
         return {"payload": json.dumps({"v": 1, "ok": data}), "stdout": ""}
 
     class Kernel(FakeKernel):
-        def call(self, function, args, kwargs, timeout, *, png=True):
+        def call(self, function, args, kwargs, timeout, *, png=True, figures=False):
             return draw(function, args, kwargs, png)
 
     source = """

@@ -71,7 +71,8 @@ class KernelBridge:
         self.dead: str | None = None
         self.stats = CallStats()
 
-    def call(self, function: str, args: list, kwargs: dict, timeout: float, *, png: bool = True) -> dict:
+    def call(self, function: str, args: list, kwargs: dict, timeout: float, *, png: bool = True,
+             figures: bool = False) -> dict:
         """Perform one call; returns the reply for the judge:
 
         `{"payload": "<JSON text from the kernel>", "stdout": "..."}`, or
@@ -86,7 +87,8 @@ class KernelBridge:
                               "message": "no time left in this test cell's time limit to call " + function},
                     "stdout": ""}
         started = time.monotonic()
-        request = json.dumps({"function": function, "args": args, "kwargs": kwargs, "png": bool(png)},
+        request = json.dumps({"function": function, "args": args, "kwargs": kwargs, "png": bool(png),
+                              "figures": bool(figures)},
                              ensure_ascii=False, separators=(",", ":"))
         try:
             msg_id = self.kc.execute(kernel_side.snippet(request), silent=False, store_history=False,

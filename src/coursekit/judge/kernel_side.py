@@ -10,8 +10,9 @@ The parent sends, for each call, the small stable snippet from `snippet()`:
 
     __import__("coursekit.judge.kernel_side", fromlist=["perform"]).perform('<request JSON>')
 
-(the request: `{"function": name, "args": [...], "kwargs": {...}, "png": bool}`; `png`
-asks for a picture of a returned chart) with `store_history=False`, so it never enters `In`/`_ih`. `perform` decodes the
+(the request: `{"function": name, "args": [...], "kwargs": {...}, "png": bool, "figures":
+bool}`; `png` asks for a picture of a returned chart, `figures` says whether the test has a
+pyplot figure open in the judge) with `store_history=False`, so it never enters `In`/`_ih`. `perform` decodes the
 arguments, calls the function found under that name in the user namespace, encodes the
 outcome and publishes it as one `display_data` message with the MIME type `MIME`, whose
 value is a JSON string:
@@ -21,8 +22,14 @@ value is a JSON string:
     {"v": 1, "reject": "<why>"}                      the value could not be sent (caps)
     plus "mutated": {"<arg position or name>": <encoded value>} for arguments it changed
 
-The figure of a returned Axes is closed in the kernel after encoding (the judge works on
-its rebuilt copy), so repeated chart calls do not pile figures up in the kernel.
+Pyplot's figures are mirrored, so that a chart function sees what it would see if the test
+ran in the kernel. The test's figures live in the judge; before each call the kernel is
+brought to the same state: no figure open in the judge -> every kernel figure is closed; a
+figure open there -> at least one open here (a blank stand-in when there is none). A returned
+chart whose figure was already open before the call is marked `"on_open_figure": true`, and
+the judge rebuilds it into its own current figure: a function that draws on whatever Axes is
+current (`plt.gca()`) is caught by a test that opens a figure first, as it is in the kernel.
+Returned figures stay open (the stock path keeps them too) until the judge closes its own.
 """
 
 from __future__ import annotations
@@ -49,10 +56,35 @@ def _publish(payload: dict) -> None:
     publish_display_data({MIME: text}, metadata={})
 
 
-def _axes_encoder(png: bool):
+def _axes_encoder(png: bool, already_open: set[int]):
+    from coursekit import charts
     from coursekit.judge import axes
 
-    return lambda value, encoder: axes.encode_axes(value, encoder, png=png)
+    def encode(value, encoder):
+        data = axes.encode_axes(value, encoder, png=png)
+        if data is not None:
+            data["on_open_figure"] = id(charts._root_figure(value)) in already_open
+        return data
+
+    return encode
+
+
+def _mirror_figures(judge_has_figures: bool) -> set[int]:
+    """Bring the kernel's pyplot to the judge's state (see the module's docstring); returns
+    the ids of the figures open when the student's function is called."""
+    import sys
+
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is None:  # the student's code never imported pyplot: nothing to mirror
+        return set()
+    try:
+        if not judge_has_figures:
+            plt.close("all")
+        elif not plt.get_fignums():
+            plt.figure()  # stands for the figure the test opened in the judge
+        return {id(plt.figure(number)) for number in plt.get_fignums()}
+    except Exception:  # pyplot replaced or broken by student code: the call goes on unmirrored
+        return set()
 
 
 def perform(request: str) -> None:
@@ -79,6 +111,7 @@ def perform(request: str) -> None:
                                           "message": f"'{type(function).__name__}' object is not callable"}})
         return
     snapshot = _snapshot(args, kwargs)
+    already_open = _mirror_figures(spec.get("figures") is True)
     try:
         result = function(*args, **kwargs)
     except KeyboardInterrupt:
@@ -87,12 +120,11 @@ def perform(request: str) -> None:
         payload = {"v": PROTOCOL, "raise": codec.encode_exception(error)}
     else:
         try:
-            payload = {"v": PROTOCOL, "ok": codec.encode(result, axes_encoder=_axes_encoder(spec.get("png") is True))}
+            payload = {"v": PROTOCOL, "ok": codec.encode(result, axes_encoder=_axes_encoder(spec.get("png") is True, already_open))}
         except (codec.EncodeError, MemoryError, RecursionError) as error:
             payload = {"v": PROTOCOL, "reject": f"the returned value cannot be sent to the grader: {error}"}
         except Exception as error:  # a hostile value whose methods raise while being read
             payload = {"v": PROTOCOL, "reject": f"the returned value could not be read ({type(error).__name__})"}
-        _close_figure(result)
     payload["mutated"] = _mutated(snapshot, args, kwargs)
     _publish(payload)
 
@@ -133,19 +165,3 @@ def _mutated(snapshot: dict, args: list, kwargs: dict) -> dict:
         if now != snapshot[key]:
             changed[key] = now
     return changed
-
-
-def _close_figure(result) -> None:
-    import sys
-
-    module = sys.modules.get("matplotlib.axes")
-    if module is None or not isinstance(result, module.Axes):
-        return
-    try:
-        import matplotlib.pyplot as plt
-
-        from coursekit import charts
-
-        plt.close(charts._root_figure(result))
-    except Exception:
-        pass

@@ -143,7 +143,7 @@ class JudgeProcess:
                 if message.get("op") == "call":
                     reply = bridge.call(str(message.get("function")), message.get("args", []),
                                         message.get("kwargs", {}), deadline - time.monotonic(),
-                                        png=message.get("png") is True)
+                                        png=message.get("png") is True, figures=message.get("figures") is True)
                     self._send({"op": "reply", **reply})
                 elif message.get("op") == "done":
                     outputs = message.get("outputs")

@@ -91,8 +91,9 @@ def _set_x_units(ax, spec: dict) -> float:
 # --- building ---------------------------------------------------------------------------------
 
 
-def rebuild(data: Any):
-    """A real Axes (in a pyplot figure, Agg) built from `encode_axes` data."""
+def rebuild(data: Any, *, into=None):
+    """A real Axes (in a pyplot figure, Agg) built from `encode_axes` data: in a new figure,
+    or added to the figure `into` (the student drew on a figure that was already open)."""
     import matplotlib.pyplot as plt
 
     data = check.obj(data)
@@ -102,7 +103,7 @@ def rebuild(data: Any):
     index = data.get("index")
     if not specs or type(index) is not int or not 0 <= index < len(specs):
         raise DecodeError("bad axes index")
-    figure = plt.figure(figsize=(width, height), dpi=dpi)
+    figure = plt.figure(figsize=(width, height), dpi=dpi) if into is None else into
     try:
         axes = [_build_axes(figure, check.obj(spec)) for spec in specs]
         for item in check.bounded(data.get("texts", [])):
@@ -121,10 +122,12 @@ def rebuild(data: Any):
             figure._coursekit_png = _png(raw)
         return axes[index]
     except DecodeError:
-        plt.close(figure)
+        if into is None:
+            plt.close(figure)
         raise
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as error:
-        plt.close(figure)
+        if into is None:
+            plt.close(figure)
         raise DecodeError(f"the chart could not be rebuilt ({type(error).__name__}: {str(error)[:200]})") from None
 
 

@@ -118,7 +118,7 @@ class Judge:
         # A PNG costs the kernel about 0.1 s per chart: asked for the first chart of each cell
         # (the one a test shows with charts.show); later ones are drawn from the rebuilt copy.
         self.channel.send({"op": "call", "function": name, "args": encoded_args, "kwargs": encoded_kwargs,
-                           "png": self.pictures_left > 0})
+                           "png": self.pictures_left > 0, "figures": _figures_open()})
         reply = self.channel.receive()
         if reply.get("stdout") and self.capture is not None:
             self.capture.write(str(reply["stdout"]))
@@ -228,9 +228,20 @@ class Proxy:
 
 
 def _rebuild(data):
+    """The chart the kernel sent, rebuilt here; drawn into the judge's current figure when the
+    student's function drew on a figure that was already open (see kernel_side)."""
     from coursekit.judge import rebuild
 
-    return rebuild.rebuild(data)
+    into = None
+    if type(data) is dict and data.get("on_open_figure") is True and _figures_open():
+        into = sys.modules["matplotlib.pyplot"].gcf()
+    return rebuild.rebuild(data, into=into)
+
+
+def _figures_open() -> bool:
+    """Does the test have a pyplot figure open here?"""
+    plt = sys.modules.get("matplotlib.pyplot")
+    return bool(plt is not None and plt.get_fignums())
 
 
 def _update_in_place(original: Any, new: Any) -> None:
