@@ -120,7 +120,8 @@ def perform(request: str) -> None:
         payload = {"v": PROTOCOL, "raise": codec.encode_exception(error)}
     else:
         try:
-            payload = {"v": PROTOCOL, "ok": codec.encode(result, axes_encoder=_axes_encoder(spec.get("png") is True, already_open))}
+            encoder = _axes_encoder(spec.get("png") is True, already_open)
+            payload = {"v": PROTOCOL, "ok": codec.encode(result, axes_encoder=encoder)}
         except (codec.EncodeError, MemoryError, RecursionError) as error:
             payload = {"v": PROTOCOL, "reject": f"the returned value cannot be sent to the grader: {error}"}
         except Exception as error:  # a hostile value whose methods raise while being read
