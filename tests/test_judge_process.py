@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -39,9 +40,11 @@ class FakeKernel:
         return {"payload": json.dumps(outcome), "stdout": ""}
 
 
-@pytest.fixture(scope="module")
-def judge():
-    with process.JudgeProcess(["double", "parse", "rows", "sneaky"]) as running:
+@pytest.fixture(scope="module", params=["cold", "warm"])
+def judge(request):
+    """Every protocol test runs against a judge started cold and one forked by the zygote."""
+    with process.JudgeProcess(["double", "parse", "rows", "sneaky"], warm=request.param == "warm") as running:
+        assert running.stats.warm is (request.param == "warm")
         yield running
 
 
@@ -201,14 +204,45 @@ def test_a_judge_that_overruns_its_cell_budget_is_stopped(monkeypatch):
         assert judge.run_cell("1", "next", FakeKernel(), 1.0)[0]["ename"] == "JudgeError"
 
 
-def test_the_judge_ignores_modules_in_its_folder_and_pythonpath(tmp_path, monkeypatch):
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+def test_the_judge_ignores_modules_in_its_folder_and_pythonpath(tmp_path, monkeypatch, warm):
     (tmp_path / "json.py").write_text("raise SystemExit('a student json module ran')\n")
+    (tmp_path / "csv.py").write_text("raise SystemExit('a student csv module ran')\n")
     (tmp_path / "coursekit").mkdir()
     (tmp_path / "coursekit" / "__init__.py").write_text("raise SystemExit('a student coursekit ran')\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    with process.JudgeProcess(["double"], cwd=tmp_path) as judge:
-        outputs = judge.run_cell("import json, coursekit\nprint(coursekit.__file__)", "t", FakeKernel(), 30)
-        assert str(tmp_path) not in outputs[0]["text"]
+    with process.JudgeProcess(["double"], cwd=tmp_path, warm=warm) as judge:
+        source = "import json, csv, coursekit, os\nprint(coursekit.__file__, csv.__file__, os.getcwd())"
+        outputs = judge.run_cell(source, "t", FakeKernel(), 30)
+        printed = outputs[0]["text"].split()
+        assert str(tmp_path) not in printed[:2] and printed[2] == str(tmp_path)  # its folder, not its modules
+        assert judge.stats.warm is warm
+
+
+def test_warm_judges_are_separate_processes_that_start_clean():
+    """Two judges forked by the zygote: different processes, and what one test cell left
+    behind (a global, a patched module, an open figure) is not in the next."""
+    dirty = "import math, matplotlib.pyplot as plt\nmath.pi = 3\nLEFT = 1\nplt.figure()\nimport os\nos.getpid()"
+    clean = "import math, matplotlib.pyplot as plt\nprint(math.pi, 'LEFT' in globals(), len(plt.get_fignums()))"
+    with process.JudgeProcess([], warm=True) as first:
+        first_pid = first.run_cell(dirty, "t", FakeKernel(), 30)[0]["data"]["text/plain"]
+    with process.JudgeProcess([], warm=True) as second:
+        outputs = second.run_cell(clean, "t", FakeKernel(), 30)
+        assert second.stats.warm and str(second.pid) != first_pid
+    assert outputs[0]["text"] == f"{3.141592653589793} False 0\n"
+
+
+def test_a_killed_warm_judge_is_gone_and_the_next_one_starts():
+    from coursekit.judge import zygote
+
+    with process.JudgeProcess([], warm=True) as judge:
+        judge.wait_ready()
+        pid = judge.pid
+    time.sleep(0.2)
+    assert not (Path("/proc") / str(pid)).exists()  # killed and reaped by the zygote
+    assert zygote.JudgeZygote.shared().process.poll() is None
+    with process.JudgeProcess([], warm=True) as judge:
+        assert judge.run_cell("1 + 1", "t", FakeKernel(), 30)[0]["data"]["text/plain"] == "2"
 
 
 def test_a_chart_comes_back_as_a_real_axes_and_charts_show_displays_the_kernels_png(judge):

@@ -79,9 +79,10 @@ class JudgeReport:
     test_seconds: float = 0.0
     calls: int = 0
     call_seconds: float = 0.0
+    warm: bool = False  # the judge was forked by the zygote
 
     def as_metadata(self) -> dict:
-        return {"judged": sorted(self.judged), "incidents": self.incidents,
+        return {"judged": sorted(self.judged), "incidents": self.incidents, "warm": self.warm,
                 "seconds": {"start": round(self.start_seconds, 3),
                             "start_waited": round(self.start_wait_seconds, 3), "setup": round(self.setup_seconds, 3),
                             "tests": round(self.test_seconds, 3), "calls": round(self.call_seconds, 3)},
@@ -92,14 +93,14 @@ class JudgeSession:
     """A judge for one notebook: setup cells from the source notebook, test cells on demand."""
 
     def __init__(self, source_nb, kernel_client, kernel_manager=None, *, timeout: float = 60.0,
-                 call_timeout: float | None = None, cwd=None):
+                 call_timeout: float | None = None, cwd=None, warm: bool = False):
         self.source_cells = [c for c in source_nb.cells if c.get("cell_type") == "code"]
         self.timeout = timeout
         self.report = JudgeReport()
         self.bridge = KernelBridge(kernel_client, kernel_manager, call_timeout=call_timeout)
         # Started now, waited for at the first test cell: it warms up while the kernel runs
         # the student's first cells.
-        self.judge = JudgeProcess(graded_functions(source_nb), cwd=cwd, wait=False)
+        self.judge = JudgeProcess(graded_functions(source_nb), cwd=cwd, wait=False, warm=warm)
         self._next_setup = 0
 
     def _setup_until(self, position: int) -> None:
@@ -145,6 +146,7 @@ class JudgeSession:
 
     def close(self) -> JudgeReport:
         self.report.start_seconds = self.judge.stats.start_seconds
+        self.report.warm = self.judge.stats.warm
         self.report.start_wait_seconds = self.judge.stats.start_wait_seconds
         self.report.calls = self.bridge.stats.calls
         self.report.call_seconds = self.bridge.stats.seconds

@@ -36,6 +36,7 @@ class JudgeStats:
     start_wait_seconds: float = 0.0  # of which the parent spent waiting (the rest overlapped other work)
     cells: int = 0
     cell_seconds: list[float] = field(default_factory=list)
+    warm: bool = False  # forked by the zygote (coursekit.judge.zygote), not started cold
 
 
 def _limit_memory() -> None:  # pragma: no cover - runs in the child before exec
@@ -51,24 +52,37 @@ class JudgeProcess:
     """One running judge. Use as a context manager, or call `close()`."""
 
     def __init__(self, functions: list[str], *, python: str | None = None, env: dict | None = None,
-                 cwd: str | os.PathLike | None = None, wait: bool = True):
+                 cwd: str | os.PathLike | None = None, wait: bool = True, warm: bool = False):
+        """`warm`: fork the judge from this process's zygote (`coursekit.judge.zygote`, which
+        has pandas and matplotlib imported) instead of starting a new interpreter; if the
+        zygote cannot be reached the judge is started cold. `python` and `env` apply to a
+        cold start only (the zygote has the grading process's own)."""
         started = time.monotonic()
         self.stats = JudgeStats()
         self.broken: str | None = None
-        self._stderr = tempfile.TemporaryFile()
-        environment = dict(os.environ if env is None else env)
-        environment.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
-        environment.pop("PYTHONPATH", None)
-        self._process = subprocess.Popen(
-            [python or sys.executable, "-I", "-m", "coursekit.judge.worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-            cwd=os.fspath(cwd) if cwd is not None else os.getcwd(),
-            env=environment, preexec_fn=_limit_memory if os.name == "posix" else None,
-        )
+        folder = os.fspath(cwd) if cwd is not None else os.getcwd()
+        self._process = self._fork() if warm and python is None and env is None else None
+        init = {"op": "init", "functions": list(functions), "cwd": folder}
+        if self._process is not None:
+            # a forked judge inherits the zygote's stderr: it moves to a file of its own
+            handle, self._stderr_path = tempfile.mkstemp(prefix="coursekit-judge-", suffix=".stderr")
+            self._stderr = os.fdopen(handle, "w+b")
+            init["stderr"] = self._stderr_path
+        else:
+            self._stderr, self._stderr_path = tempfile.TemporaryFile(), None
+        if self._process is None:
+            environment = dict(os.environ if env is None else env)
+            environment.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
+            environment.pop("PYTHONPATH", None)
+            self._process = subprocess.Popen(
+                [python or sys.executable, "-I", "-m", "coursekit.judge.worker"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, cwd=folder,
+                env=environment, preexec_fn=_limit_memory if os.name == "posix" else None,
+            )
         self._lines: queue.Queue = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self._send({"op": "init", "functions": list(functions)})
+        self._send(init)
         self._started = started
         self.pid: int | None = None
         if wait:
@@ -85,7 +99,19 @@ class JudgeProcess:
             self.close()
             raise RuntimeError(f"the judge did not start: {self.stderr_tail()}")
         self.pid = message.get("pid")
+        if hasattr(self._process, "adopt"):
+            self._process.adopt(self.pid)
         self.stats.start_seconds = time.monotonic() - self._started
+
+    def _fork(self):
+        from coursekit.judge import zygote
+
+        try:
+            process = zygote.ForkedJudge(zygote.JudgeZygote.shared().connect())
+        except (OSError, RuntimeError):
+            return None  # no zygote: a cold start instead
+        self.stats.warm = True
+        return process
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -170,12 +196,19 @@ class JudgeProcess:
         # The judge keeps nothing worth a graceful exit (its interpreter shutdown, with
         # pandas and matplotlib loaded, costs a few hundred ms): it is killed.
         self._kill()
+        if hasattr(self._process, "adopt"):
+            self._process.close()
         for stream in (self._process.stdout, self._process.stdin):
             try:
                 stream.close()
             except (OSError, ValueError):
                 pass
         self._stderr.close()
+        if self._stderr_path is not None:
+            try:
+                os.unlink(self._stderr_path)
+            except OSError:
+                pass
 
     def __enter__(self):
         return self

@@ -329,6 +329,15 @@ def main() -> None:
             return
         op = message.get("op")
         if op == "init":
+            folder = message.get("cwd")
+            if isinstance(folder, str) and folder and folder != os.getcwd():
+                os.chdir(folder)  # a judge forked by the zygote starts in the zygote's folder
+            errors = message.get("stderr")
+            if isinstance(errors, str) and errors:  # a forked judge's own stderr file
+                handle = os.open(errors, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+                os.dup2(handle, 2)
+                os.dup2(handle, 1)
+                os.close(handle)
             judge.install(message.get("functions", []))
             channel.send({"op": "ready", "pid": os.getpid()})
         elif op == "run":

@@ -73,6 +73,8 @@ class SafeExecute(Execute):
     tamper_scan = Bool(True, help="Scan student cells for attempts to subvert the tests.").tag(config=True)
     judge = Bool(True, help="Run test cells in a separate judge process (docs/judge.md), not in the "
                             "student's kernel; their source is the gradebook's.").tag(config=True)
+    warm_judges = Bool(True, help="Fork each judge from a zygote that has pandas and matplotlib imported "
+                                  "(coursekit.judge.zygote) instead of starting a new interpreter.").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources=None, km=None):
         """nbconvert's preprocess (kernel, loop over cells), with this notebook's budget
@@ -112,7 +114,8 @@ class SafeExecute(Execute):
         self._token = secrets.token_hex(8)
         if self._judge_source is not None:
             # started now, waited for at the first test cell: it warms up while the student's cells run
-            self._session = JudgeSession(self._judge_source, self.kc, self.km, timeout=self.limits.cell_timeout)
+            self._session = JudgeSession(self._judge_source, self.kc, self.km, timeout=self.limits.cell_timeout,
+                                         warm=self.warm_judges)
         if not self._guard_on:
             return
         code = guard_program.kernel_code(self._token, TEST_BUILTINS)
