@@ -223,3 +223,23 @@ def _graded_state(course: Course) -> dict[str, tuple]:
         student = notebook.parent.parent.name
         state[student] = (notebook.read_bytes(), notebook.stat().st_mtime_ns, scores.get(student))
     return state
+
+
+def test_the_status_line_claims_the_judge_and_sanitized_pages_only_when_configured():
+    """"all protections on" names the judge and the page sanitizer, read from the course's
+    configuration; turning either off makes the line say MISSING and why (its control)."""
+    from coursekit.grader.config import load_config
+    from coursekit.grader.pipeline import isolation
+
+    config = load_config(Course.at(ROOT))
+    _, line = isolation(config, sandbox_on=True)
+    assert line.startswith("sandbox: all protections on (") and line.endswith(", judge, pages)"), line
+
+    config.SafeExecute.judge = False
+    _, line = isolation(config, sandbox_on=True)
+    assert "all protections on" not in line and "MISSING judge" in line and "forge" in line, line
+
+    config = load_config(Course.at(ROOT))
+    config.HTMLExporter.preprocessors = []
+    _, line = isolation(config, sandbox_on=False)
+    assert line.startswith("sandbox: OFF") and "MISSING pages" in line and "scripts run" in line, line
