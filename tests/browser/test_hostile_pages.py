@@ -224,10 +224,11 @@ def test_the_honest_students_feedback_keeps_its_chart_and_scores_and_formgrader_
 def test_control_the_stock_page_runs_the_payload(hostile, chromium):
     """The same hostile notebook rendered by stock nbgrader (its feedback template, no
     sanitizer, no policy) runs its payload in this browser: opened over http it changes the
-    title and calls the listener, so the test above can fail. (Not shown: the marker file
-    written through the contents API. Opened from the server's /files/ with the
-    instructor's session, the stock page did not write it in a trial, so the marker check
-    above has no control yet.)"""
+    title and calls the listener, so the test above can fail. Served from the Jupyter
+    server's own origin with the instructor's session (formgrader serves any file of a
+    submission's autograded folder, with no policy), it also writes the marker file through
+    the contents API: the marker check above can fail too. (The server's /files/ handler
+    would not do as the origin: it serves HTML sandboxed.)"""
     import nbformat
     from nbconvert.exporters import HTMLExporter
     from traitlets.config import Config
@@ -257,3 +258,22 @@ def test_control_the_stock_page_runs_the_payload(hostile, chromium):
     assert any(hit.startswith("/ran") for hit in hostile.listener.hits), hostile.listener.hits
 
     hostile.listener.hits.clear()
+
+    # The same stock page from the server's origin, with the instructor's session: the payload
+    # reaches the contents API and writes the marker into the course.
+    autograded = course / "build" / "autograded" / student / "01-reading-the-source"
+    (autograded / "control.html").write_text(html, encoding="utf-8")
+    notebook_id = hostile.submission_ids()[(student, "01-reading-the-source")]
+    _log_in(chromium, hostile.lab)
+    page, _ = _open(chromium, f"{hostile.lab.base_url}/formgrader/submissions/{notebook_id}/control.html")
+    try:
+        page.wait_for_function("() => document.title === 'pwned'", timeout=15_000)
+        for _ in range(50):
+            if (course / "pwned.txt").exists():
+                break
+            page.wait_for_timeout(200)
+        assert (course / "pwned.txt").exists(), "the stock page did not write the marker: the check has no control"
+    finally:
+        page.close()
+        (course / "pwned.txt").unlink(missing_ok=True)
+        (autograded / "control.html").unlink(missing_ok=True)
