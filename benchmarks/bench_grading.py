@@ -87,6 +87,20 @@ def fresh_course(target: Path) -> Course:
     return course
 
 
+STOCK_CONFIG = """
+
+# Added by benchmarks/bench_grading.py for the stock run: nbgrader's own autograde
+# preprocessors (its Execute: no sandbox, no judge, no guard), everything else as the course.
+c.Autograde.pop("autograde_preprocessors", None)
+"""
+
+
+def make_stock(course: Course) -> None:
+    """Make this copy of the course grade as stock nbgrader does."""
+    config = course.root / "nbgrader_config.py"
+    config.write_text(config.read_text(encoding="utf-8") + STOCK_CONFIG, encoding="utf-8")
+
+
 def write_class(course: Course, students: int, out: Path) -> list[Path]:
     made = sampleclass.synthetic_class(
         course=course, fixtures=course.root / "tests" / "fixtures", students=students
@@ -179,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
 
     stock_course = fresh_course(args.out / "stock")
+    make_stock(stock_course)
     ours_course = fresh_course(args.out / "coursekit")
     submissions = args.out / "class"
     shutil.rmtree(submissions, ignore_errors=True)

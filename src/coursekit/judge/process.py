@@ -104,10 +104,10 @@ class JudgeProcess:
         self.stats.start_seconds = time.monotonic() - self._started
 
     def _fork(self):
-        from coursekit.judge import zygote
+        from coursekit.judge.zygote import ForkedJudge, JudgeZygote
 
         try:
-            process = zygote.ForkedJudge(zygote.JudgeZygote.shared().connect())
+            process = ForkedJudge(JudgeZygote.shared().connect())
         except (OSError, RuntimeError):
             return None  # no zygote: a cold start instead
         self.stats.warm = True

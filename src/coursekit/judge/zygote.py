@@ -25,6 +25,7 @@ from __future__ import annotations
 import atexit
 import importlib
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -32,14 +33,14 @@ import sys
 import tempfile
 import threading
 
+from coursekit.judge import process
+
 PRELOAD = ("numpy", "pandas", "matplotlib.pyplot", "coursekit.charts", "coursekit.judge.worker",
            "coursekit.judge.rebuild", "coursekit.judge.axes", "coursekit.judge.codec")
 
 
 def serve(socket_path: str) -> None:  # pragma: no cover - runs in the zygote process
     """The zygote: import, listen, fork a judge per connection."""
-    from coursekit.judge import process
-
     os.environ.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
     process._limit_memory()  # inherited by every judge, as a cold judge gets it
     import matplotlib
@@ -65,10 +66,10 @@ def serve(socket_path: str) -> None:  # pragma: no cover - runs in the zygote pr
             os.dup2(connection.fileno(), 0)
             os.dup2(connection.fileno(), 1)
             connection.close()
-            from coursekit.judge import worker
+            from coursekit.judge.worker import main
 
             try:
-                worker.main()
+                main()
             finally:
                 os._exit(0)
         connection.close()
@@ -160,8 +161,6 @@ class ForkedJudge:
 
     def poll(self) -> int | None:
         if self.returncode is None and self._pidfd is not None:
-            import select
-
             readable, _, _ = select.select([self._pidfd], [], [], 0)
             if readable:
                 self.returncode = 0
@@ -182,8 +181,6 @@ class ForkedJudge:
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None and self._pidfd is not None:
-            import select
-
             readable, _, _ = select.select([self._pidfd], [], [], timeout)
             if not readable:
                 raise subprocess.TimeoutExpired(str(self.pid), timeout)
