@@ -26,7 +26,7 @@ LOCAL_IMPORTS_ALLOWED = {
 # The judge's imports inside functions, by module: what each may import there, and why.
 JUDGE_LOCAL_IMPORTS_ALLOWED = {
     # runs in the student's kernel: IPython's display and matplotlib only when a call needs them
-    "coursekit.judge.kernel_side": ("IPython", "matplotlib", "coursekit", "sys"),
+    "coursekit.judge.kernel_side": ("IPython", "matplotlib", "coursekit", "sys", "numpy"),
     # matplotlib (heavy) only once a chart is encoded or rebuilt
     "coursekit.judge.axes": ("matplotlib", "numpy", "coursekit"),
     "coursekit.judge.rebuild": ("matplotlib", "numpy", "pandas.plotting"),

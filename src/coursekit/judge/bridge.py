@@ -91,8 +91,7 @@ class KernelBridge:
                               "figures": bool(figures)},
                              ensure_ascii=False, separators=(",", ":"))
         try:
-            msg_id = self.kc.execute(kernel_side.snippet(request), silent=False, store_history=False,
-                                     allow_stdin=False, stop_on_error=False)
+            msg_id = self._execute(request)
         except Exception as error:  # the channels are gone
             self.dead = f"the student's kernel cannot be reached ({type(error).__name__})"
             return {"error": {"type": "ResultRejected", "message": self.dead}, "stdout": ""}
@@ -104,6 +103,17 @@ class KernelBridge:
         return reply
 
     # --- pieces -------------------------------------------------------------------------------
+
+    def _execute(self, request: str) -> str:
+        """Send the call: a short fixed snippet as the code, the request (arguments can be a
+        whole table) in the execute_request's metadata, where kernel_side reads it. As a string
+        literal in the code, a 44 KB table cost the kernel about 17 ms more per call to
+        tokenize and compile."""
+        content = {"code": kernel_side.SNIPPET, "silent": False, "store_history": False,
+                   "user_expressions": {}, "allow_stdin": False, "stop_on_error": False}
+        msg = self.kc.session.msg("execute_request", content, metadata={kernel_side.REQUEST_KEY: request})
+        self.kc.shell_channel.send(msg)
+        return msg["header"]["msg_id"]
 
     def _alive(self) -> bool:
         if self.km is None:

@@ -6,14 +6,15 @@ change what the kernel reports for the student's own function -- the same power 
 returning some value -- because the judge decodes the report as data with caps and
 never runs anything because of it. Nothing here is secret; no test code is ever sent.
 
-The parent sends, for each call, the small stable snippet from `snippet()`:
+The parent sends, for each call, one fixed snippet as the code (`SNIPPET`):
 
-    __import__("coursekit.judge.kernel_side", fromlist=["perform"]).perform('<request JSON>')
+    __import__("coursekit.judge.kernel_side", fromlist=["perform"]).perform()
 
-(the request: `{"function": name, "args": [...], "kwargs": {...}, "png": bool, "figures":
-bool}`; `png` asks for a picture of a returned chart, `figures` says whether the test has a
-pyplot figure open in the judge) with `store_history=False`, so it never enters `In`/`_ih`. `perform` decodes the
-arguments, calls the function found under that name in the user namespace, encodes the
+with the request in the execute_request's metadata under `REQUEST_KEY` (the request:
+`{"function": name, "args": [...], "kwargs": {...}, "png": bool, "figures": bool}`; `png`
+asks for a picture of a returned chart, `figures` says whether the test has a pyplot figure
+open in the judge), with `store_history=False`, so it never enters `In`/`_ih`. `perform`
+decodes the arguments, calls the function found under that name in the user namespace, encodes the
 outcome and publishes it as one `display_data` message with the MIME type `MIME`, whose
 value is a JSON string:
 
@@ -34,14 +35,33 @@ Returned figures stay open (the stock path keeps them too) until the judge close
 
 from __future__ import annotations
 
+import copy
 import json
 
 MIME = "application/x-coursekit-judge"
 PROTOCOL = 1
 
 
+REQUEST_KEY = "coursekit_judge_call"  # the execute_request's metadata key holding the request
+SNIPPET = '__import__("coursekit.judge.kernel_side", fromlist=["perform"]).perform()'
+
+
 def snippet(request: str) -> str:
+    """The call as code alone (request inline); the bridge sends `SNIPPET` with the request in
+    the message's metadata instead, which costs the kernel no tokenizing."""
     return f'__import__("coursekit.judge.kernel_side", fromlist=["perform"]).perform({request!r})'
+
+
+def _request_from_parent() -> str:
+    """The request in the metadata of the execute_request being run."""
+    from IPython import get_ipython
+
+    kernel = getattr(get_ipython(), "kernel", None)
+    parent = kernel.get_parent("shell") if kernel is not None else None
+    request = ((parent or {}).get("metadata") or {}).get(REQUEST_KEY)
+    if not isinstance(request, str):
+        raise ValueError("no request in the message")
+    return request
 
 
 def _publish(payload: dict) -> None:
@@ -87,12 +107,13 @@ def _mirror_figures(judge_has_figures: bool) -> set[int]:
         return set()
 
 
-def perform(request: str) -> None:
-    """Perform the call described by `request` (JSON) and publish its outcome."""
+def perform(request: str | None = None) -> None:
+    """Perform the call described by `request` (JSON; by default the one in the running
+    execute_request's metadata) and publish its outcome."""
     from coursekit.judge import codec
 
     try:
-        spec = json.loads(request)
+        spec = json.loads(request if request is not None else _request_from_parent())
         name = spec["function"]
         args = codec.decode(spec.get("args", []))
         kwargs = codec.decode(spec.get("kwargs", {"$": "dict", "t": "dict", "k": [], "v": []}))
@@ -140,29 +161,47 @@ def _mutable(args: list, kwargs: dict) -> dict:
 
 
 def _snapshot(args: list, kwargs: dict) -> dict:
-    from coursekit.judge import codec
-
+    """A private copy of every mutable argument, to tell afterwards whether the call changed
+    it. A copy and a comparison, not an encoding: a table argument is encoded only if it
+    changed."""
     snapshot = {}
     for key, value in _mutable(args, kwargs).items():
         try:
-            snapshot[key] = codec.encode(value)
+            snapshot[key] = value.copy(deep=True) if type(value).__name__ in ("DataFrame", "Series") \
+                else copy.deepcopy(value)
         except Exception:
             pass
     return snapshot
 
 
+def _same(before, now) -> bool:
+    """Is `now` (an argument after the call) what `before` (its copy) was? Unsure is "no"."""
+    kind = type(now).__name__
+    try:
+        if type(before) is not type(now):
+            return False
+        if kind in ("DataFrame", "Series"):
+            return bool(before.equals(now)) and list(before.index) == list(now.index) and \
+                (kind == "Series" or list(before.columns) == list(now.columns))
+        if kind == "ndarray":
+            import numpy as np
+
+            return before.dtype == now.dtype and bool(np.array_equal(before, now, equal_nan=before.dtype.kind in "fc"))
+        return bool(before == now)
+    except Exception:
+        return False
+
+
 def _mutated(snapshot: dict, args: list, kwargs: dict) -> dict:
-    """Arguments whose encoding changed during the call (the function modified them)."""
+    """Arguments the function changed, encoded (the judge applies them to its own copies)."""
     from coursekit.judge import codec
 
     changed = {}
     for key, value in _mutable(args, kwargs).items():
-        if key not in snapshot:
+        if key not in snapshot or _same(snapshot[key], value):
             continue
         try:
-            now = codec.encode(value)
+            changed[key] = codec.encode(value)
         except Exception:
             continue
-        if now != snapshot[key]:
-            changed[key] = now
     return changed
