@@ -288,3 +288,23 @@ charts.show(second)
     assert outputs[0]["data"]["text/plain"] == "the student's chart"
     assert outputs[0]["metadata"] == {"image/png": {"alt": "the student's chart"}}  # <img alt> in the feedback
     assert base64.b64decode(outputs[1]["data"]["image/png"]).startswith(b"\x89PNG")  # drawn in the judge
+
+
+def test_the_zygote_ends_when_the_process_that_started_it_ends_without_cleaning_up(tmp_path):
+    """A grading pool's worker ends with os._exit (no atexit): its judge zygote must not
+    outlive it (it kept `coursekit grade`'s process tree alive)."""
+    import subprocess
+    import sys
+
+    script = ("import os\nfrom coursekit.judge.zygote import JudgeZygote\nz = JudgeZygote.shared()\n"
+              "print(z.process.pid, z.folder, flush=True)\nos._exit(0)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    pid, folder = out.stdout.split()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        if "zombie" in Path(f"/proc/{pid}/status").read_text().lower():
+            break
+        time.sleep(0.1)
+    alive = Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    assert not alive, "the judge zygote outlived the process that started it"
+    assert not Path(folder).exists(), "the zygote left its socket folder behind"

@@ -49,16 +49,25 @@ def serve(socket_path: str) -> None:  # pragma: no cover - runs in the zygote pr
     for name in PRELOAD:
         importlib.import_module(name)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # judges are reaped by the system
+    parent = os.getppid()
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(socket_path)
     server.listen(16)
+    server.settimeout(0.5)
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     while True:
         try:
             connection, _ = server.accept()
+        except TimeoutError:
+            # A pool's worker process ends with os._exit, so its atexit `stop` never runs:
+            # the zygote notices its parent is gone and ends (as the kernel zygote does).
+            if os.getppid() != parent:
+                break
+            continue
         except OSError:
-            return
+            break
+        connection.settimeout(None)
         pid = os.fork()
         if pid == 0:
             server.close()
@@ -73,6 +82,12 @@ def serve(socket_path: str) -> None:  # pragma: no cover - runs in the zygote pr
             finally:
                 os._exit(0)
         connection.close()
+    server.close()
+    try:
+        os.unlink(socket_path)
+        os.rmdir(os.path.dirname(socket_path))
+    except OSError:
+        pass
 
 
 class JudgeZygote:
