@@ -148,7 +148,28 @@ def perform(request: str | None = None) -> None:
         except Exception as error:  # a hostile value whose methods raise while being read
             payload = {"v": PROTOCOL, "reject": f"the returned value could not be read ({type(error).__name__})"}
     payload["mutated"] = _mutated(snapshot, args, kwargs)
+    _skip_inline_flush()
     _publish(payload)
+
+
+def _skip_inline_flush() -> None:
+    """Keep the inline backend from rendering the call's figures when this execute_request
+    ends. Its post_execute hook draws every figure touched during a cell as a PNG (0.2-0.5 s
+    a chart) and sends it, which the bridge ignores: the chart travels as data, and the
+    judge asks for one PNG per test cell itself. Clearing the backend's "drawn" mark
+    (matplotlib_inline's own flag; there is no public switch) skips that render; the figure
+    stays open, as the mirroring above wants.
+    """
+    import sys
+
+    backend = sys.modules.get("matplotlib_inline.backend_inline")
+    show = getattr(backend, "show", None)
+    try:
+        if show is not None and getattr(show, "_draw_called", False):
+            show._draw_called = False
+            show._to_draw = []
+    except Exception:  # noqa: BLE001 - a changed backend: it renders, as before
+        pass
 
 
 _MUTABLE = ("list", "dict", "set", "DataFrame", "Series", "ndarray")
