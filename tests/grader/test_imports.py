@@ -33,7 +33,7 @@ JUDGE_LOCAL_IMPORTS_ALLOWED = {
     "coursekit.judge.rebuild_checks": ("matplotlib", "numpy"),
     # the judge process: its heavy imports after it has said it is starting
     "coursekit.judge.worker": ("IPython.lib.pretty", "matplotlib", "numpy", "pandas", "coursekit"),
-    "coursekit.judge.bridge": ("jupyter_core.utils",),  # only for an async kernel client
+    "coursekit.judge.bridge": ("jupyter_core.utils", "zmq"),  # only for an async kernel client
     "coursekit.judge.process": ("resource",  # in the judge's child, before exec
                                 "coursekit.judge.zygote"),  # only when a warm judge is asked for
     # the zygote process imports the judge's heavy modules once, before forking judges

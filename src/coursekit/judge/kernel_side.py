@@ -52,6 +52,42 @@ def snippet(request: str) -> str:
     return f'__import__("coursekit.judge.kernel_side", fromlist=["perform"]).perform({request!r})'
 
 
+CALL_REQUEST, CALL_REPLY = "coursekit_call_request", "coursekit_call_reply"
+INSTALL = '__import__("coursekit.judge.kernel_side", fromlist=["install"]).install()'
+INSTALLED = '__import__("coursekit.judge.kernel_side", fromlist=["installed"]).installed()'
+
+
+def install() -> None:
+    """Take calls as messages of their own type (`CALL_REQUEST`, content `{"request": ...}`),
+    handled by `_handle` without IPython's cell machinery; ipykernel still sends busy and
+    idle, flushes the streams and turns an interrupt into KeyboardInterrupt in the handler."""
+    from IPython import get_ipython
+
+    kernel = getattr(get_ipython(), "kernel", None)
+    if kernel is not None and isinstance(getattr(kernel, "shell_handlers", None), dict):
+        kernel.shell_handlers[CALL_REQUEST] = _handle
+
+
+def installed() -> bool:
+    from IPython import get_ipython
+
+    kernel = getattr(get_ipython(), "kernel", None)
+    return getattr(kernel, "shell_handlers", {}).get(CALL_REQUEST) is _handle
+
+
+def _handle(stream, idents, msg) -> None:
+    from IPython import get_ipython
+
+    kernel = get_ipython().kernel
+    try:
+        request = (msg.get("content") or {}).get("request")
+        perform(request if isinstance(request, str) else "")
+    except KeyboardInterrupt:
+        pass  # the parent interrupted a call past its time limit: it reports the timeout
+    finally:
+        kernel.session.send(stream, CALL_REPLY, {"status": "ok"}, msg, ident=idents)
+
+
 def _request_from_parent() -> str:
     """The request in the metadata of the execute_request being run."""
     from IPython import get_ipython
