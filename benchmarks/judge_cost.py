@@ -71,7 +71,7 @@ def judged(source) -> tuple[float, dict, dict]:
     with Kernel() as kernel:
         started = time.perf_counter()
         report = judge_test_cells(nb, source_nb=source, kernel_client=kernel.kc, kernel_manager=kernel.km,
-                                  timeout=120)
+                                  timeout=120, warm=WARM)
         return time.perf_counter() - started, scores(nb), report.as_metadata()
 
 
@@ -90,10 +90,13 @@ def round_trip(calls: int) -> list[float]:
     source.cells = [answer, test]
     with Kernel() as kernel:
         run_in_kernel(kernel.kc, answer, kernel_manager=kernel.km)
-        with JudgeSession(source, kernel.kc, kernel.km, timeout=600) as session:
+        with JudgeSession(source, kernel.kc, kernel.km, timeout=600, warm=WARM) as session:
             outputs = session.run_test_cell(copy.deepcopy(test))
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     return json.loads(text.strip().replace("'", '"'))
+
+
+WARM = True  # judges forked by the zygote, as grading does (c.SafeExecute.warm_judges)
 
 
 def main(argv=None) -> int:
@@ -101,7 +104,10 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--cold", action="store_true", help="start each judge cold, not forked by the zygote")
     args = parser.parse_args(argv)
+    global WARM
+    WARM = not args.cold
     rows, results = [], {}
     for path in sorted((ROOT / "solutions").glob("*/*.ipynb")):
         source = nbformat.read(path, as_version=4)
@@ -132,7 +138,8 @@ def main(argv=None) -> int:
                                 "p90": 1000 * trips[int(0.9 * len(trips))], "calls": len(trips)}
     results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "repeat": args.repeat}
 
-    print(f"judge cost, median of {args.repeat} runs, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"judge cost, median of {args.repeat} runs, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"{'warm' if WARM else 'cold'} judges")
     print("| notebook | tests | stock s | judge s | extra s | extra s/test | judge start s (waited) | setup s "
           "| calls | ms/call (incl. work) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -166,7 +166,7 @@ class JudgeSession:
 
 def judge_test_cells(nb, *, source_nb, kernel_client, kernel_manager=None, timeout: float = 60.0,
                      call_timeout: float | None = None, execute_cell: Callable[[Any, int], Any] | None = None,
-                     cwd=None) -> JudgeReport:
+                     cwd=None, warm: bool = False) -> JudgeReport:
     """Execute `nb`: its test cells in the judge, every other code cell in the kernel.
 
     `timeout` is each cell's wall-clock budget (a test cell's calls share it; each call gets
@@ -175,7 +175,7 @@ def judge_test_cells(nb, *, source_nb, kernel_client, kernel_manager=None, timeo
     into `nb` and a summary under `nb.metadata["coursekit"]["judge"]`.
     """
     session = JudgeSession(source_nb, kernel_client, kernel_manager, timeout=timeout, call_timeout=call_timeout,
-                           cwd=cwd)
+                           cwd=cwd, warm=warm)
     try:
         for index, cell in enumerate(nb.cells):
             if cell.get("cell_type") != "code" or not cell.source.strip():

@@ -6,7 +6,11 @@ change what the kernel reports for the student's own function -- the same power 
 returning some value -- because the judge decodes the report as data with caps and
 never runs anything because of it. Nothing here is secret; no test code is ever sent.
 
-The parent sends, for each call, one fixed snippet as the code (`SNIPPET`):
+Before its first call the parent asks the kernel to `install()` a handler for a message
+type of its own (`CALL_REQUEST`, content `{"request": <request JSON>}`); each call is then
+one such message, handled by `_handle` without IPython's cell machinery. If the kernel does
+not confirm the handler, every call is an execute_request instead, whose code is one fixed
+snippet (`SNIPPET`):
 
     __import__("coursekit.judge.kernel_side", fromlist=["perform"]).perform()
 
