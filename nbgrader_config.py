@@ -40,6 +40,20 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
+# No script from a student runs for anyone (coursekit.grader.sanitize, docs/security.md):
+# every HTML page nbgrader makes of a submission (feedback, and formgrader's view in the
+# instructor's server) is sanitized (outputs, markdown cells) and carries a
+# Content-Security-Policy. Set on HTMLExporter, which both use; feedback gets its own template.
+from coursekit.grader import sanitize  # noqa: E402
+
+c.HTMLExporter.preprocessors = ["coursekit.grader.sanitize.SanitizeStudentHTML"]
+c.HTMLExporter.filters = {"markdown2html": "coursekit.grader.sanitize.markdown2html"}
+c.HTMLExporter.extra_template_basedirs = [str(sanitize.TEMPLATES), str(sanitize.NBGRADER_TEMPLATES)]
+c.HTMLExporter.extra_template_paths = [str(sanitize.NBGRADER_TEMPLATES)]
+c.HTMLExporter.template_name = "coursekit_formgrade"
+c.GenerateFeedback.HTMLExporter.template_name = "coursekit_feedback"
+c.GenerateFeedback.HTMLExporter.extra_template_paths = [str(sanitize.NBGRADER_TEMPLATES), str(sanitize.BOOTSTRAP_CSS)]
+
 # Validate in JupyterLab runs nbgrader's plain Execute: a cell that runs longer than this
 # is stopped there. Grading (SafeExecute) uses c.Sandbox.cell_timeout below.
 c.ExecutePreprocessor.timeout = 60

@@ -87,6 +87,20 @@ def fresh_course(target: Path) -> Course:
     return course
 
 
+STOCK_CONFIG = """
+
+# Added by benchmarks/bench_grading.py for the stock run: nbgrader's own autograde
+# preprocessors (its Execute: no sandbox, no judge, no guard), everything else as the course.
+c.Autograde.pop("autograde_preprocessors", None)
+"""
+
+
+def make_stock(course: Course) -> None:
+    """Make this copy of the course grade as stock nbgrader does."""
+    config = course.root / "nbgrader_config.py"
+    config.write_text(config.read_text(encoding="utf-8") + STOCK_CONFIG, encoding="utf-8")
+
+
 def write_class(course: Course, students: int, out: Path) -> list[Path]:
     made = sampleclass.synthetic_class(
         course=course, fixtures=course.root / "tests" / "fixtures", students=students
@@ -129,7 +143,28 @@ def bench_coursekit(course: Course, submissions: Path, workers: int | None):
         result = grade_class(course=course, submissions=submissions, reporter=None,
                              run=Run(workers=workers, force=True, feedback=False, export=False, release=False))
         elapsed = time.perf_counter() - started
-    return elapsed, memory.peak_kib, result.seconds, result.failed
+    return elapsed, memory.peak_kib, result.seconds, result.failed, result.protections
+
+
+def judge_summary(workspace: Workspace) -> dict:
+    """What the judge did in the coursekit run, read from each autograded notebook's metadata
+    (SafeExecute records it): how many notebooks had their test cells judged, by a warm
+    (forked) judge or a cold one, and the judge's start-up and call times."""
+    reports = []
+    for path in sorted(workspace.autograded.glob("*/*/*.ipynb")):
+        judge = notebooks.read(path).metadata.get("coursekit", {}).get("judge")
+        if judge:
+            reports.append(judge)
+    if not reports:
+        return {"judged_notebooks": 0}
+    return {
+        "judged_notebooks": sum(1 for r in reports if r.get("judged")),
+        "warm_judges": sum(1 for r in reports if r.get("warm")),
+        "judge_start_s_mean": round(statistics.mean(r["seconds"]["start"] for r in reports), 3),
+        "judge_start_waited_s_mean": round(statistics.mean(r["seconds"]["start_waited"] for r in reports), 3),
+        "judge_calls_per_notebook": round(statistics.mean(r.get("calls", 0) for r in reports), 1),
+        "judge_call_s_per_notebook": round(statistics.mean(r["seconds"]["calls"] for r in reports), 3),
+    }
 
 
 def bench_floor(paths: list[Path], sample: int) -> list[float]:
@@ -158,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
 
     stock_course = fresh_course(args.out / "stock")
+    make_stock(stock_course)
     ours_course = fresh_course(args.out / "coursekit")
     submissions = args.out / "class"
     shutil.rmtree(submissions, ignore_errors=True)
@@ -170,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
 
     stock_s, stock_mem = bench_stock(stock_course, stock_ws)
     print(f"stock nbgrader autograde (sequential): {stock_s:8.1f} s")
-    ours_s, ours_mem, task_seconds, failed = bench_coursekit(ours_course, submissions, args.workers)
+    ours_s, ours_mem, task_seconds, failed, protections = bench_coursekit(ours_course, submissions, args.workers)
+    print(protections)
     workers = args.workers or os.cpu_count()
     print(f"coursekit grade ({workers} workers):        {ours_s:8.1f} s")
     floor = bench_floor(paths, args.floor_sample)
@@ -197,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         "coursekit_peak_memory_mib": round(ours_mem / 1024),
         "failed_tasks": len(failed),
         "identical_scores": same,
+        "protections": protections,
+        **judge_summary(ours_ws),
     }
     print()
     width = max(map(len, results))

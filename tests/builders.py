@@ -120,3 +120,15 @@ def nbformat_markdown(text: str):
     cell = nbformat.v4.new_markdown_cell(text)
     cell.id = "padding"
     return cell
+
+
+def shown_text(build_dir: Path, student: str, assignment_id: str) -> str:
+    """What a hand-in's grading shows: the outputs of its autograded notebooks (never their
+    sources, which hold the hidden tests by design) and its feedback pages."""
+    parts = []
+    for path in sorted((build_dir / "autograded" / student / assignment_id).glob("*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        parts += [json.dumps(cell.get("outputs", []), ensure_ascii=False) for cell in nb["cells"]]
+    feedback = build_dir / "feedback" / student / assignment_id
+    parts += [page.read_text(encoding="utf-8") for page in sorted(feedback.glob("*.html"))]
+    return "\n".join(parts)

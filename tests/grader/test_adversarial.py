@@ -20,8 +20,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from builders import Special, adversarial_cases, adversarial_class
+from builders import Special, adversarial_cases, adversarial_class, shown_text
 from conftest import ROOT
+from htmlcheck import payloads
 from rich.console import Console
 
 from coursekit.grader import sampleclass
@@ -129,6 +130,10 @@ def test_adversarial_class_gets_what_it_earned_and_harms_nobody(course_copy, tmp
                             f"reason: {row['reason']}")
         if not re.search(case["reason"], row["reason"]):
             problems.append(f"{case['student']}: reason {row['reason']!r} does not match {case['reason']!r}")
+        shown = shown_text(course.build_dir, case["student"], case["assignment"]) if case.get("never_shown") else ""
+        for marker in case.get("never_shown", []):  # hidden test text, printed by the student's code
+            if marker in shown:
+                problems.append(f"{case['student']}: {marker!r} shown in its outputs or feedback")
     assert not problems, "\n".join(problems)
 
     # The terminal summary prints student text as text: adv-markup-flag's "[/]" crashed it before.
@@ -173,6 +178,14 @@ def test_adversarial_class_gets_what_it_earned_and_harms_nobody(course_copy, tmp
             assert len(data) < 4 * 2**20, f"{path}: {len(data)} bytes"
             assert data not in solutions and not data.startswith(b"SQLite format 3"), path
             assert path.suffix in (".html", ".ipynb"), f"{path}: copied into the feedback"
+
+    # No script from a student runs for anyone: their feedback pages carry no payload
+    # (cases-scripts.json; tests/grader/test_sanitize.py has the control).
+    script_cases = [c["student"] for c in cases if c["student"].startswith("adv-script-")]
+    pages = {p: payloads(p.read_text(encoding="utf-8"))
+             for s in script_cases for p in (course.build_dir / "feedback" / s).glob("*/*.html")}
+    assert len(pages) == len(script_cases), f"feedback pages of the script cases: {sorted(pages)}"
+    assert not {p.parent.parent.name: found for p, found in pages.items() if found}
 
     # The class report lists the flagged hand-ins with their reasons.
     page = write_report(workspace=instructor_workspace(course), assignments=course.assignments()).html.read_text()

@@ -3,6 +3,7 @@ and regrade only what changed?"""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -30,8 +31,9 @@ test_scores.__test__ = False  # a helper, not a test
 
 @pytest.mark.slow
 def test_parallel_grading_equals_stock_sequential_nbgrader(tmp_path):
-    """Graded by stock `nbgrader autograde` one after another, and by `coursekit grade`
-    with two workers and warm kernels, does every test cell of every student score the same?"""
+    """Graded by stock `nbgrader autograde` one after another (test cells in the kernel:
+    `--SafeExecute.judge=False`), and by `coursekit grade` with two workers, warm kernels and
+    the judge, does every test cell of every student score the same?"""
     from conftest import copy_course
 
     stock = Course.at(copy_course(tmp_path / "stock"))
@@ -44,12 +46,15 @@ def test_parallel_grading_equals_stock_sequential_nbgrader(tmp_path):
     for assignment_id in assignments:
         generate_release(stock, workspace, assignment_id)
         commands.run_nbgrader(stock, workspace, "autograde", assignment_id, "--force",
-                             log=workspace.root / "logs" / f"stock-{assignment_id}.log")
+                             "--SafeExecute.judge=False", log=workspace.root / "logs" / f"stock-{assignment_id}.log")
     done = coursekit("grade", str(submissions), "--workers", "2", course=ours)
     assert done.returncode == 0, done.stdout + done.stderr
 
     expected = test_scores(stock.gradebook, assignments)
     assert len(expected) >= 6 * 4
+    stock_notebooks = list((workspace.root / "autograded").rglob("*.ipynb"))
+    assert stock_notebooks and not any("judge" in json.loads(p.read_text(encoding="utf-8"))["metadata"].get(
+        "coursekit", {}) for p in stock_notebooks)
     assert test_scores(ours / "build" / "gradebook.db", assignments) == expected
 
 

@@ -1,7 +1,12 @@
 """Do imports point one way? A short check of the package's import graph, read from the
 source with `ast` (nothing is imported): no cycles, the student toolkit never reaches the
-grader, the layers of docs/design.md hold, and imports inside functions are only the few
-that say why."""
+grader or the judge, the layers of docs/design.md hold, and imports inside functions are only
+the few that say why.
+
+`coursekit.judge` is grader code kept outside `coursekit.grader` on purpose: its kernel-side
+part and codec are imported inside the student's kernel (the sandbox mounts src/), and that
+import must not pull in the grader. So the judge imports nothing of `coursekit.grader`, and
+only `grader.execution` (SafeExecute) imports the judge."""
 
 from __future__ import annotations
 
@@ -18,6 +23,22 @@ LOCAL_IMPORTS_ALLOWED = {
     ("coursekit.grader.autograde", "distributed"),  # heavy, only for --dask
     ("coursekit.grader.isolation.kernels", "ipykernel.kernelapp"),  # only in the kernel-to-be
 }
+# The judge's imports inside functions, by module: what each may import there, and why.
+JUDGE_LOCAL_IMPORTS_ALLOWED = {
+    # runs in the student's kernel: IPython's display and matplotlib only when a call needs them
+    "coursekit.judge.kernel_side": ("IPython", "matplotlib", "coursekit", "sys", "numpy"),
+    # matplotlib (heavy) only once a chart is encoded or rebuilt
+    "coursekit.judge.axes": ("matplotlib", "numpy", "coursekit"),
+    "coursekit.judge.rebuild": ("matplotlib", "numpy", "pandas.plotting"),
+    "coursekit.judge.rebuild_checks": ("matplotlib", "numpy"),
+    # the judge process: its heavy imports after it has said it is starting
+    "coursekit.judge.worker": ("IPython.lib.pretty", "matplotlib", "numpy", "pandas", "coursekit"),
+    "coursekit.judge.bridge": ("jupyter_core.utils", "zmq"),  # only for an async kernel client
+    "coursekit.judge.process": ("resource",  # in the judge's child, before exec
+                                "coursekit.judge.zygote"),  # only when a warm judge is asked for
+    # the zygote process imports the judge's heavy modules once, before forking judges
+    "coursekit.judge.zygote": ("matplotlib", "coursekit.judge.worker"),
+}
 # Lower layers never import higher ones (docs/design.md): module prefix -> what it must not import.
 FORBIDDEN = {
     "coursekit.grader.course": ("coursekit.grader.pipeline", "coursekit.grader.autograde", "coursekit.grader.cli"),
@@ -31,7 +52,10 @@ FORBIDDEN = {
                                    "coursekit.grader.autograde"),
     "coursekit.grader.report": ("coursekit.grader.pipeline", "coursekit.grader.autograde"),
     "coursekit.grader.pipeline": ("coursekit.grader.cli", "coursekit.grader.terminal", "coursekit.grader.gate"),
+    "coursekit.judge": ("coursekit.grader",),  # imported in the student's kernel: never the grader
 }
+# Who may import the judge: SafeExecute's layer only.
+JUDGE_IMPORTERS = ("coursekit.judge", "coursekit.grader.execution")
 
 
 def _module_name(path: Path) -> str:
@@ -103,7 +127,16 @@ def test_the_student_toolkit_never_imports_the_grader():
     edges = graph()
     assert TOOLKIT <= set(edges)
     for name in TOOLKIT:
-        assert not {m for m in edges[name] if m.startswith("coursekit.grader")}, name
+        assert not {m for m in edges[name] if m.startswith(("coursekit.grader", "coursekit.judge"))}, name
+
+
+def test_only_safe_execute_imports_the_judge():
+    """Is the judge reached only through grader.execution (and itself)?"""
+    edges = graph()
+    assert any(m.startswith("coursekit.judge") for m in edges["coursekit.grader.execution.safe_execute"])
+    wrong = [(name, m) for name, targets in edges.items() for m in targets
+             if m.startswith("coursekit.judge") and not name.startswith(JUDGE_IMPORTERS)]
+    assert wrong == []
 
 
 def test_lower_layers_never_import_higher_ones():
@@ -125,3 +158,14 @@ def test_imports_inside_functions_are_the_documented_few():
         _, local = _imports(path)
         found |= {(_module_name(path), m) for m in local}
     assert found <= LOCAL_IMPORTS_ALLOWED, found - LOCAL_IMPORTS_ALLOWED
+
+
+def test_the_judges_imports_inside_functions_are_the_documented_few():
+    """Is every import inside a judge function one its module is allowed (see above)?"""
+    wrong = set()
+    for path in (SRC / "coursekit" / "judge").rglob("*.py"):
+        name = _module_name(path)
+        _, local = _imports(path)
+        allowed = JUDGE_LOCAL_IMPORTS_ALLOWED.get(name, ())
+        wrong |= {(name, m) for m in local if not any(m == a or m.startswith(a + ".") for a in allowed)}
+    assert wrong == set()

@@ -67,9 +67,25 @@ def test_sample_class_gets_the_expected_grades_and_bad_files_are_named(course_co
     for student, graded in expected:
         assert (course_copy / "build" / "feedback" / student / graded / f"{graded}.html").is_file()
     assert_feedback_hides_hidden_tests(course_copy)
+    assert_test_cells_were_judged(course_copy, expected)
     with (course_copy / "build" / "grades.csv").open(encoding="utf-8") as rows:
         exported = {(r["student_id"], r["assignment"]): float(r["raw_score"]) for r in csv.DictReader(rows)}
     assert set(exported) == set(expected)
+
+
+def assert_test_cells_were_judged(course_root: Path, graded) -> None:
+    """Did every test cell of every graded notebook run in the judge (c.SafeExecute.judge),
+    with nothing going wrong there, and never in the kernel (no execution count)?"""
+    for student, assignment in graded:
+        for path in (course_root / "build" / "autograded" / student / assignment).glob("*.ipynb"):
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            tests = [c for c in nb["cells"] if c["cell_type"] == "code"
+                     and (c["metadata"].get("nbgrader") or {}).get("grade")
+                     and not c["metadata"]["nbgrader"].get("solution")]
+            judge = nb["metadata"]["coursekit"]["judge"]
+            assert tests and sorted(judge["judged"]) == sorted(c["metadata"]["nbgrader"]["grade_id"] for c in tests)
+            assert judge["incidents"] == [] and judge["calls"] > 0, (path, judge)
+            assert all(c["execution_count"] is None for c in tests), path
 
 
 def test_missing_course_folder_is_one_clear_line(tmp_path):
@@ -207,3 +223,23 @@ def _graded_state(course: Course) -> dict[str, tuple]:
         student = notebook.parent.parent.name
         state[student] = (notebook.read_bytes(), notebook.stat().st_mtime_ns, scores.get(student))
     return state
+
+
+def test_the_status_line_claims_the_judge_and_sanitized_pages_only_when_configured():
+    """"all protections on" names the judge and the page sanitizer, read from the course's
+    configuration; turning either off makes the line say MISSING and why (its control)."""
+    from coursekit.grader.config import load_config
+    from coursekit.grader.pipeline import isolation
+
+    config = load_config(Course.at(ROOT))
+    _, line = isolation(config, sandbox_on=True)
+    assert line.startswith("sandbox: all protections on (") and line.endswith(", judge, pages)"), line
+
+    config.SafeExecute.judge = False
+    _, line = isolation(config, sandbox_on=True)
+    assert "all protections on" not in line and "MISSING judge" in line and "forge" in line, line
+
+    config = load_config(Course.at(ROOT))
+    config.HTMLExporter.preprocessors = []
+    _, line = isolation(config, sandbox_on=False)
+    assert line.startswith("sandbox: OFF") and "MISSING pages" in line and "scripts run" in line, line

@@ -56,13 +56,46 @@ class Reporter:
     def finished(self, outcome: Outcome) -> None: ...
 
 
+# Protections that are not kernel layers but that the status line must not claim unless
+# the configuration grading runs with has them (docs/security.md).
+GRADER_PROTECTIONS = {
+    "judge": "test cells run in a judge process, outside the student's kernel",
+    "pages": "feedback and formgrader pages sanitized, with a Content-Security-Policy",
+}
+SANITIZER = "coursekit.grader.sanitize.SanitizeStudentHTML"
+
+
+def grader_protections(config: Config) -> dict[str, str]:
+    """judge / pages -> "" when grading with this configuration has it, else why not."""
+    judge = config.SafeExecute.get("judge", True)
+    preprocessors = [p if isinstance(p, str) else f"{p.__module__}.{p.__name__}"
+                     for p in config.HTMLExporter.get("preprocessors", [])]
+    return {
+        "judge": "" if judge else "c.SafeExecute.judge = False: a student's code can forge its verdicts",
+        "pages": "" if SANITIZER in preprocessors else
+                 f"nbgrader_config.py does not set {SANITIZER}: a student's scripts run in these pages",
+    }
+
+
 def isolation(config: Config, *, sandbox_on: bool) -> tuple[tuple[str, ...] | None, str]:
-    """The sandbox layers kernels get (None: no sandbox), and one line saying so."""
+    """The sandbox layers kernels get (None: no sandbox), and one line saying which
+    protections grading has: the kernel's layers (probed on this machine), the judge and the
+    page sanitizer (read from the configuration). "all protections on" only when all are."""
     limits = Sandbox(config=config)
+    others = grader_protections(config)
+    absent = "; ".join(f"{k} ({GRADER_PROTECTIONS[k]}): {v}" for k, v in others.items() if v)
     if not (sandbox_on and limits.enabled):
-        return None, SANDBOX_OFF
+        return None, SANDBOX_OFF + (f"; MISSING {absent}" if absent else "")
     found = sandbox.probe(limits.layers)
-    return tuple(layer for layer, missing in found.items() if not missing), sandbox.describe(found)
+    layers = tuple(layer for layer, missing in found.items() if not missing)
+    line = sandbox.describe(found)
+    if not absent:
+        if line.startswith("sandbox: all protections on ("):
+            line = line[:-1] + ", " + ", ".join(GRADER_PROTECTIONS) + ")"
+        return layers, line
+    if line.startswith("sandbox: all protections on"):
+        return layers, f"sandbox: MISSING {absent}"
+    return layers, f"{line}; {absent}"
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,14 @@ each notebook:
   math, operator, NumPy's and pandas' testing helpers, their classes' methods, IPython's
   code transformers and the trace hooks are put back as they were when the kernel started,
   and student globals that shadow the builtins the tests use are moved aside for the test;
-- a static **tamper scan** (coursekit.grader.execution.tamper) of the student's cells, reported, never scored.
+- a static **tamper scan** (coursekit.grader.execution.tamper) of the student's cells, reported, never scored;
+- the **judge** (`coursekit.judge`, docs/judge.md; `judge = True`, the default, when nbgrader
+  grades against a gradebook): every test cell runs in a separate judge process, started
+  when the kernel is ready, where the student's functions are proxies into the kernel; the
+  judge's outputs are the cell's outputs, so nothing in the kernel can forge a verdict and
+  no test code is ever sent to the kernel. The test and setup cells the judge runs are the
+  gradebook's (the instructor's), never the hand-in's. The guard is then not installed:
+  it protected test cells run in the kernel, and none are.
 
 It extends nbclient's loop rather than copying it: state is set up before nbconvert's
 `preprocess`, the guard is installed in nbclient's `on_notebook_start` hook, each cell goes
@@ -42,6 +49,7 @@ import time
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_sync
 from nbformat import NotebookNode
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import Execute
 from traitlets import Bool
 
@@ -50,6 +58,7 @@ from coursekit.grader.execution import guard as guard_program
 from coursekit.grader.execution import tamper
 from coursekit.grader.execution.tamper_rules import TEST_BUILTINS
 from coursekit.grader.limits import Sandbox
+from coursekit.judge.grade import JudgeSession
 
 INCIDENTS_KEY = "coursekit"
 
@@ -62,6 +71,10 @@ class SafeExecute(Execute):
     # coursekit.grader.limits and read here; c.Execute.timeout is for nbgrader's Validate.
     guard = Bool(True, help="Restore patched builtins and testing helpers before each test cell.").tag(config=True)
     tamper_scan = Bool(True, help="Scan student cells for attempts to subvert the tests.").tag(config=True)
+    judge = Bool(True, help="Run test cells in a separate judge process (docs/judge.md), not in the "
+                            "student's kernel; their source is the gradebook's.").tag(config=True)
+    warm_judges = Bool(True, help="Fork each judge from a zygote that has pandas and matplotlib imported "
+                                  "(coursekit.judge.zygote) instead of starting a new interpreter.").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources=None, km=None):
         """nbconvert's preprocess (kernel, loop over cells), with this notebook's budget
@@ -73,14 +86,24 @@ class SafeExecute(Execute):
         self._output_bytes = 0
         self._capped = False
         self._stopped: str | None = None  # why the remaining cells are not run
-        self._guard_on = self.guard
+        self._judge_source = self._instructor_notebook(nb, resources) if self.judge else None
+        self._session: JudgeSession | None = None
+        source = self._judge_source.cells if self._judge_source is not None else []
+        self._tests = {cells.grade_id(c) for c in source if cells.is_test(c)}  # by the gradebook's record
+        self._guard_on = self.guard and self._judge_source is None
         self._deadline = time.monotonic() + self.notebook_timeout
         self.timeout_func = self._cell_timeout
         if self.tamper_scan:
             line = tamper.summary(tamper.scan_notebook(nb))
             if line:
                 self.incidents.append(line)
-        nb, resources = super().preprocess(nb, resources, km)
+        try:
+            nb, resources = super().preprocess(nb, resources, km)
+        finally:
+            if self._session is not None:
+                report = self._session.close()
+                self.incidents += report.incidents
+                nb.metadata.setdefault(INCIDENTS_KEY, {})["judge"] = report.as_metadata()
         if self._capped:
             self.incidents.append(f"output beyond {self.output_kb} KiB dropped")
         nb.metadata.setdefault(INCIDENTS_KEY, {}).update(incidents=self.incidents, errors=self.errors)
@@ -89,6 +112,10 @@ class SafeExecute(Execute):
     async def on_notebook_start(self, notebook: NotebookNode) -> None:
         """nbclient's hook, run once the kernel client is ready: install the guard."""
         self._token = secrets.token_hex(8)
+        if self._judge_source is not None:
+            # started now, waited for at the first test cell: it warms up while the student's cells run
+            self._session = JudgeSession(self._judge_source, self.kc, self.km, timeout=self.limits.cell_timeout,
+                                         warm=self.warm_judges)
         if not self._guard_on:
             return
         code = guard_program.kernel_code(self._token, TEST_BUILTINS)
@@ -138,6 +165,93 @@ class SafeExecute(Execute):
         return cell
 
     execute_cell = run_sync(async_execute_cell)  # nbconvert's loop calls the sync name
+
+    def preprocess_cell(self, cell, resources, index):
+        """nbconvert's per-cell step; a test cell goes to the judge (outside nbclient's event
+        loop: the judge's bridge drives the kernel client on this thread's loop, as nbclient does)."""
+        # a test cell by the gradebook's record, whatever the hand-in's metadata says
+        if self._session is None or cell.cell_type != "code" or cells.grade_id(cell) not in self._tests:
+            return super().preprocess_cell(cell, resources, index)
+        self._judge_cell(cell, index)
+        return cell, resources
+
+    def _judge_cell(self, cell, index: int) -> None:
+        """Run one test cell in the judge, within the notebook's budget and the cell's limit."""
+        name = _name(cell, index)
+        if self._stopped is None and time.monotonic() >= self._deadline:
+            self._stopped = (f"notebook time limit ({self.notebook_timeout} s) reached before {name}; "
+                             "later cells not run")
+            self.incidents.append(self._stopped)
+        if self._stopped is not None:
+            cell.outputs = []
+            _fail(cell, "NotRun", "not run: " + self._stopped.split(";")[0])
+            return
+        limit = self._cell_timeout(cell)
+        timeouts, stderr = self._session.bridge.stats.timeouts, self._session.bridge.stats.stderr
+        self._session.timeout = limit
+        self._session.run_test_cell(cell)
+        cell.outputs = self._capped_outputs(cell.outputs)
+        if self._session.bridge.stats.stderr > stderr:  # the judge shows it as plain output
+            self.incidents.append(f"{name} wrote to stderr (warnings): shown in the feedback, not scored as an error")
+        if self._session.bridge.stats.timeouts > timeouts:
+            self.incidents.append(f"{name} stopped at its {limit} s time limit")
+        dead = self._session.bridge.dead
+        if dead and "did not stop" in dead:
+            self._stopped = (f"{name} ignored the interrupt at its {limit} s time limit; kernel stopped, "
+                             "later cells not run")
+            self.incidents.append(self._stopped)
+        elif dead:
+            self._stopped = f"kernel died in {name} ({self._death_cause()}); later cells not run"
+            self.incidents.append(self._stopped)
+
+    def _capped_outputs(self, outputs: list) -> list:
+        """The output cap, applied to a judged cell's streams and displays as `output` applies it
+        to the kernel's."""
+        kept = []
+        for output in outputs:
+            kind = output.get("output_type")
+            if kind in ("stream", "display_data"):
+                size = len(output.get("text", "")) if kind == "stream" else len(json.dumps(output.get("data", {})))
+                if self._output_bytes + size > self.output_kb * 1024:
+                    if not self._capped:
+                        self._capped = True
+                        kept.append(NotebookNode(output_type="stream", name="stdout",
+                                                 text=f"\n[grader: output beyond {self.output_kb} KiB dropped]\n"))
+                    continue
+                self._output_bytes += size
+            kept.append(output)
+        return kept
+
+    def _instructor_notebook(self, nb: NotebookNode, resources) -> NotebookNode | None:
+        """The notebook the judge runs: the gradebook's code cells (the instructor's text: tests
+        with their hidden parts, setup cells, the model answers' function names), in the order
+        of the sanitized hand-in (nbgrader's OverwriteCells has put back any deleted test cell).
+        None when there is no gradebook record (Validate, a plain nbconvert run)."""
+        info = (resources or {}).get("nbgrader") or {}
+        if not all(info.get(key) for key in ("db_url", "notebook", "assignment")):
+            return None
+        try:
+            with Gradebook(info["db_url"]) as gradebook:
+                record = gradebook.find_notebook(info["notebook"], info["assignment"])
+                sources = {c.name: (c.cell_type, c.source or "", c.locked) for c in record.source_cells}
+                graded = {c.name for c in record.grade_cells}
+                answers = {c.name for c in record.solution_cells}
+        except MissingEntry:
+            self.incidents.append("judge off: the notebook is not in the gradebook; test cells ran in the kernel")
+            return None
+        judged = []
+        for cell in nb.cells:
+            grade_id = cells.grade_id(cell)
+            if grade_id not in sources or grade_id in {c.metadata.nbgrader.grade_id for c in judged}:
+                continue
+            cell_type, source, locked = sources[grade_id]
+            if cell_type != "code":
+                continue
+            judged.append(NotebookNode(cell_type="code", source=source, outputs=[], execution_count=None,
+                                       metadata=NotebookNode(nbgrader=NotebookNode(
+                                           grade_id=grade_id, grade=grade_id in graded,
+                                           solution=grade_id in answers, locked=locked))))
+        return NotebookNode(cells=judged, metadata=NotebookNode(), nbformat=4, nbformat_minor=5)
 
     def _record(self, cell, name: str, test: bool, limit: int) -> None:
         """What this cell's outputs say: a time limit hit, errors in student cells, warnings."""

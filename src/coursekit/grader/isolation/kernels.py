@@ -49,6 +49,9 @@ PRELOAD = (
     "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "IPython", "IPython.core.interactiveshell",
     "numpy", "pandas", "matplotlib", "matplotlib.figure", "matplotlib.axes", "matplotlib.dates",
     "matplotlib_inline.backend_inline", "coursekit.seeds", "coursekit.charts", "coursekit.claims",
+    # what the judge's proxied calls run in the kernel (else the first call of every notebook
+    # imports them: about 0.1-1 s)
+    "coursekit.judge.kernel_side", "coursekit.judge.codec", "coursekit.judge.axes",
 )
 
 

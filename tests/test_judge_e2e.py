@@ -1,0 +1,417 @@
+"""End to end with a real kernel: test cells judged outside it; forgeries that work inside fail.
+
+Each case grades the same notebook twice: with the judge (`judge_test_cells`) and, as the
+control, the stock way (every cell, test cells included, executed in the student's
+kernel, as nbgrader's Execute does). Scores are nbgrader's own (`utils.determine_grade`).
+The hidden tests of the instructor's notebook carry a marker string, to prove that test
+code never reaches the kernel under the judge.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_client import KernelManager
+from nbgrader import utils
+
+from coursekit.grader import gate
+from coursekit.judge.grade import is_answer, is_test, judge_test_cells, run_in_kernel
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIANTS = ROOT / "tests" / "fixtures" / "variants"
+MARKER = "JUDGE-E2E-" + "HIDDEN-TEST-MARKER"
+FULL = {"test_paragraphs": 3.0, "test_dateline": 3.0, "test_quote_balance": 2.0, "test_name_variants": 4.0}
+
+
+def source_notebook(assignment: str):
+    """The instructor's notebook, with the marker in every hidden test."""
+    nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    for cell in nb.cells:
+        if is_test(cell) and "### BEGIN HIDDEN TESTS" in cell.source:
+            cell.source = cell.source.replace("### BEGIN HIDDEN TESTS", f"### BEGIN HIDDEN TESTS\n# {MARKER}\n"
+                                              f"_marker = '{MARKER}'", 1)
+    return nb
+
+
+def submission(source, answers: dict[str, str] | None = None, student_cells: tuple[str, ...] = ()):
+    """The notebook as graded: answers replaced, student cells added after the setup cell."""
+    nb = copy.deepcopy(source)
+    for cell in nb.cells:
+        grade_id = (cell.metadata.get("nbgrader") or {}).get("grade_id")
+        if is_answer(cell) and answers and grade_id in answers:
+            cell.source = answers[grade_id]
+    setup = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    for offset, code in enumerate(student_cells, start=1):
+        nb.cells.insert(setup + offset, nbformat.v4.new_code_cell(code))
+    return nb
+
+
+def variant(assignment: str, function: str, name: str) -> str:
+    found = [v for v in gate.load_variants(VARIANTS / assignment)[function] if v.path.stem == name]
+    return found[0].source
+
+
+class Recorder:
+    """Every message sent to the kernel on its shell channel (code, metadata and all), as
+    text, to search it for the marker."""
+
+    def __init__(self, kc):
+        self.sent: list[str] = []
+        self._send = kc.shell_channel.send
+        kc.shell_channel.send = self.send
+
+    def send(self, msg, *args, **kwargs):
+        self.sent.append(json.dumps({k: msg.get(k) for k in ("content", "metadata")}, default=str))
+        return self._send(msg, *args, **kwargs)
+
+
+def grade(nb, source, *, judged: bool, timeout: float = 60, call_timeout: float | None = None):
+    """Run `nb` in a fresh kernel; returns (scores, notebook, kernel evidence)."""
+    # ZeroMQ over ipc sockets in a private folder: no TCP port to race other kernels for
+    sockets = tempfile.mkdtemp(prefix="judge-e2e-")
+    km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
+    km.start_kernel(cwd=str(ROOT))
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=120)
+        recorder = Recorder(kc)
+        if judged:
+            judge_test_cells(nb, source_nb=source, kernel_client=kc, kernel_manager=km, timeout=timeout,
+                             call_timeout=call_timeout)
+        else:
+            for cell in nb.cells:
+                if cell.cell_type == "code" and cell.source.strip():
+                    run_in_kernel(kc, cell, timeout=timeout, kernel_manager=km)
+        evidence = {"sent": recorder.sent, "kernel": _kernel_memory(kc, km) if km.is_alive() else ""}
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        shutil.rmtree(sockets, ignore_errors=True)
+    scores = {c.metadata.nbgrader["grade_id"]: utils.determine_grade(c)[0] for c in nb.cells if is_test(c)}
+    return scores, nb, evidence
+
+
+def _kernel_memory(kc, km) -> str:
+    """The kernel's input history and every cell source it cached, as one text."""
+    probe = nbformat.v4.new_code_cell(
+        "import linecache as _lc\n"
+        "print('\\n'.join(In) + '\\n'.join(_ih) + '\\n'.join(''.join(v[2]) for v in _lc.cache.values()"
+        " if len(v) > 2 and isinstance(v[2], list)))")
+    run_in_kernel(kc, probe, timeout=60, kernel_manager=km)
+    return json.dumps(probe.outputs)
+
+
+def outputs_text(nb) -> str:
+    return json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"])
+
+
+A = "01-reading-the-source"
+
+
+@pytest.fixture(scope="module")
+def source():
+    return source_notebook(A)
+
+
+# --- honest answers ---------------------------------------------------------------------------
+
+
+def test_right_answers_get_full_points_like_the_stock_run(source):
+    judged, nb, evidence = grade(submission(source), source, judged=True)
+    control, _, _ = grade(submission(source), source, judged=False)
+    assert judged == control == FULL
+    assert MARKER not in "".join(evidence["sent"]) + evidence["kernel"] + outputs_text(nb)
+
+
+def test_wrong_answers_lose_the_same_points_as_in_the_stock_run(source):
+    answers = {
+        "paragraphs": variant(A, "paragraphs", "wrong_keeps_empty_strings"),
+        "dateline": variant(A, "dateline", "wrong_last_dateline"),
+        "quote_balance": variant(A, "quote_balance", "wrong_counts_as_float"),
+        "name_variants": variant(A, "name_variants", "wrong_keeps_possessive"),
+    }
+    judged, _, _ = grade(submission(source, answers), source, judged=True)
+    control, _, _ = grade(submission(source, answers), source, judged=False)
+    assert judged == control
+    assert all(judged[t] < FULL[t] for t in FULL), judged
+
+
+# --- forgeries ---------------------------------------------------------------------------------
+
+# (a) A hook that makes every cell emit an execute_result before anything else runs:
+# nbgrader takes a test cell's first execute_result as its score, before the error after it.
+FORGED_RESULT = """
+ip = get_ipython()
+def _forge(info):
+    ip.displayhook("full marks")
+ip.events.register("pre_run_cell", _forge)
+"""
+
+# (c) Builtins patched in the kernel: the hidden tests' last line `round(...)` becomes a
+# text nbgrader cannot read as a number, which it scores as full points.
+PATCHED_BUILTINS = """
+import builtins
+_real_isinstance = builtins.isinstance
+builtins.round = lambda *args, **kwargs: "full marks"
+builtins.isinstance = lambda obj, cls: _real_isinstance(obj, cls)
+builtins.AssertionError = type("AssertionError", (Exception,), {})
+"""
+
+# (d) Reading the hidden tests: the input of every cell after it runs, and the caller's source.
+LEAK_HOOK = """
+def _leak(result):
+    print("LEAKED CELL:", result.info.raw_cell)
+get_ipython().events.register("post_run_cell", _leak)
+"""
+LEAKING_ANSWER = '''
+import inspect, linecache
+
+def paragraphs(text: str) -> list[str]:
+    import re
+    for frame in inspect.stack()[1:3]:
+        print("CALLER SOURCE:", "".join(linecache.getlines(frame.filename)), "".join(frame.code_context or []))
+    print("HISTORY:", "\\n".join(get_ipython().user_ns.get("In", [])))
+    return [block.strip() for block in re.split(r"\\n\\s*\\n", text) if block.strip()]
+'''
+
+
+def test_a_forged_execute_result_scores_in_the_kernel_but_not_under_the_judge(source):
+    answers = {"dateline": variant(A, "dateline", "wrong_hard_coded")}
+    control, nb, _ = grade(submission(source, answers, (FORGED_RESULT,)), source, judged=False)
+    assert control["test_dateline"] == FULL["test_dateline"]  # the forgery works in the kernel
+    first = next(c for c in nb.cells if is_test(c) and "dateline" in c.metadata.nbgrader["grade_id"])
+    assert [o.output_type for o in first.outputs][:1] == ["execute_result"]
+    assert any(o.output_type == "error" for o in first.outputs)
+    judged, _, _ = grade(submission(source, answers, (FORGED_RESULT,)), source, judged=True)
+    assert judged["test_dateline"] == 0
+    assert {k: v for k, v in judged.items() if k != "test_dateline"} == {
+        k: v for k, v in FULL.items() if k != "test_dateline"}
+
+
+def test_a_test_cell_edited_in_the_hand_in_is_run_as_the_instructor_wrote_it(source):
+    answers = {"dateline": variant(A, "dateline", "wrong_hard_coded")}
+    nb = submission(source, answers)
+    for cell in nb.cells:
+        if is_test(cell) and cell.metadata.nbgrader["grade_id"] == "test_dateline":
+            cell.source = "'the test was here'"
+    control, _, _ = grade(copy.deepcopy(nb), source, judged=False)
+    assert control["test_dateline"] == FULL["test_dateline"]
+    judged, _, _ = grade(nb, source, judged=True)
+    assert judged["test_dateline"] == 0
+
+
+def test_patched_builtins_score_in_the_kernel_but_not_under_the_judge(source):
+    answers = {"paragraphs": variant(A, "paragraphs", "wrong_keeps_empty_strings"),
+               "name_variants": variant(A, "name_variants", "wrong_keeps_possessive")}
+    honest, _, _ = grade(submission(source, answers), source, judged=False)
+    control, _, _ = grade(submission(source, answers, (PATCHED_BUILTINS,)), source, judged=False)
+    forged = [t for t in ("test_paragraphs", "test_name_variants") if control[t] == FULL[t] > honest[t]]
+    assert forged, (honest, control)  # the patch turned a partial score into full points in the kernel
+    judged, _, _ = grade(submission(source, answers, (PATCHED_BUILTINS,)), source, judged=True)
+    assert judged == honest
+
+
+def test_hidden_tests_never_reach_the_kernel_under_the_judge(source):
+    answers = {"paragraphs": LEAKING_ANSWER}
+    control, nb, evidence = grade(submission(source, answers, (LEAK_HOOK,)), source, judged=False)
+    assert MARKER in outputs_text(nb) and MARKER in evidence["kernel"]  # the leak works in the kernel
+    judged, nb, evidence = grade(submission(source, answers, (LEAK_HOOK,)), source, judged=True)
+    assert judged == FULL == control
+    assert "CALLER SOURCE" in outputs_text(nb)  # the student's printing is kept, as plain text...
+    assert MARKER not in outputs_text(nb)  # ...but holds no hidden test
+    assert MARKER not in evidence["kernel"]  # nor In, _ih or linecache in the kernel
+    assert MARKER not in "".join(evidence["sent"])  # no code sent to the kernel carried it
+    assert not any("BEGIN HIDDEN TESTS" in code for code in evidence["sent"])
+
+
+# (b) An object that equals everything, returned by the student's function. The course's
+# module 1 tests check exact types (`type(p) is str`), so there it fails even in the kernel;
+# nearest_report's tests (module 4) compare fields with ==, so it is shown there.
+ALWAYS_EQUAL = '''
+class _Yes:
+    def __eq__(self, other):
+        return True
+    def __ne__(self, other):
+        return False
+    __hash__ = object.__hash__
+
+class _Row(pd.Series):
+    def __getitem__(self, key):
+        return _Yes()
+
+def nearest_report(date: str, reports: pd.DataFrame) -> pd.Series:
+    return _Row(dict.fromkeys(reports.columns, 0))  # the whole row, every value "equal" to anything
+'''
+
+
+def test_an_always_equal_value_scores_in_the_kernel_but_not_under_the_judge():
+    assignment = "04-tracing-claims"
+    source = source_notebook(assignment)
+    control, _, _ = grade(submission(source, {"nearest_report": ALWAYS_EQUAL}), source, judged=False)
+    assert control["test_nearest_report"] == 3.0
+    judged, nb, _ = grade(submission(source, {"nearest_report": ALWAYS_EQUAL}), source, judged=True)
+    assert judged["test_nearest_report"] == 0
+    cell = next(c for c in nb.cells if is_test(c) and c.metadata.nbgrader["grade_id"] == "test_nearest_report")
+    assert "not a _Row" in cell.outputs[-1]["evalue"]  # the test's own message names what came back
+
+
+# --- a kernel that loops, dies, or answers for itself ---------------------------------------------
+
+LOOPS_ON_EMPTY_TEXT = '''
+def paragraphs(text: str) -> list[str]:
+    import re
+    while text == "":
+        pass
+    return [block.strip() for block in re.split(r"\\n\\s*\\n", text) if block.strip()]
+'''
+
+DIES_ON_EMPTY_TEXT = '''
+def dateline(text: str) -> str | None:
+    import os, re
+    if text == "":
+        os._exit(1)
+    for paragraph in re.split(r"\\n\\s*\\n", text):
+        match = re.match(r"([A-Z]+(?: [A-Z]+)*) [-–—] ", paragraph.strip())
+        if match:
+            return match.group(1)
+    return None
+'''
+
+
+def test_a_call_that_loops_is_stopped_and_the_next_tests_still_run(source):
+    judged, nb, _ = grade(submission(source, {"paragraphs": LOOPS_ON_EMPTY_TEXT}), source, judged=True,
+                          timeout=60, call_timeout=3)
+    cell = next(c for c in nb.cells if is_test(c) and c.metadata.nbgrader["grade_id"] == "test_paragraphs")
+    text = outputs_text(nb)
+    assert "raised TimeoutError: paragraphs() did not return within 3 s; it was stopped" in text
+    # only the rule whose check looped is lost: 5 of 6 rules, 2.5 of 3 points
+    assert judged["test_paragraphs"] == 2.5
+    others = [k for k in FULL if k != "test_paragraphs"]
+    assert {k: judged[k] for k in others} == {k: FULL[k] for k in others}
+    assert cell.outputs[-1]["output_type"] == "execute_result"
+
+
+def test_a_kernel_that_dies_fails_the_remaining_calls_with_a_clear_message(source):
+    judged, nb, _ = grade(submission(source, {"dateline": DIES_ON_EMPTY_TEXT}), source, judged=True, timeout=20)
+    assert judged["test_paragraphs"] == FULL["test_paragraphs"]
+    assert judged["test_dateline"] < FULL["test_dateline"]
+    assert judged["test_quote_balance"] == judged["test_name_variants"] == 0
+    later = next(c for c in nb.cells if is_test(c) and c.metadata.nbgrader["grade_id"] == "test_quote_balance")
+    assert "kernel died" in later.outputs[-1]["evalue"]
+    assert "kernel died" in " ".join(nb.metadata["coursekit"]["judge"]["incidents"])
+
+
+# Student code that replaces the kernel side of the judge: garbage for every call, except
+# a well-formed claim that quote_balance returned the right answer -- which is no more than
+# what returning that value would do.
+REPLACED_KERNEL_SIDE = '''
+import sys, types, json
+from IPython.display import publish_display_data
+_fake = types.ModuleType("coursekit.judge.kernel_side")
+def _perform(request=None):
+    if request is None:  # the request travels in the execute_request's metadata
+        request = get_ipython().kernel.get_parent("shell")["metadata"]["coursekit_judge_call"]
+    name = json.loads(request)["function"]
+    if name == "quote_balance":
+        reply = json.dumps({"v": 1, "ok": {"$": "dict", "t": "dict", "k": ["open", "close"], "v": [6, 5]}})
+    elif name == "dateline":
+        reply = "[" * 100000 + "]" * 100000
+    else:
+        reply = json.dumps({"v": 1, "ok": {"$": "pickle", "v": "Y29zCnN5c3RlbQ=="}})
+    publish_display_data({"application/x-coursekit-judge": reply})
+_fake.perform = _perform
+sys.modules["coursekit.judge.kernel_side"] = _fake
+sys.modules["coursekit.judge.codec"] = types.ModuleType("broken")
+'''
+
+
+def test_a_replaced_kernel_side_can_only_speak_for_the_students_own_functions(source):
+    judged, nb, _ = grade(submission(source, student_cells=(REPLACED_KERNEL_SIDE,)), source, judged=True)
+    assert judged["test_paragraphs"] == judged["test_dateline"] == judged["test_name_variants"] == 0
+    assert "could not be read by the grader" in outputs_text(nb)
+    # every call returned {"open": 6, "close": 5}: the article's visible test passes, the others do not
+    assert judged["test_quote_balance"] == 0
+    cell = next(c for c in nb.cells if is_test(c) and c.metadata.nbgrader["grade_id"] == "test_quote_balance")
+    assert "“Yes,” she said." in cell.outputs[-1]["evalue"]
+
+
+# --- the same scores as the stock run, on the other assignments' variants -------------------------
+
+
+def _rounds(assignment: str):
+    """Answer sets: three of wrong variants (the k-th of each function) and one of right ones."""
+    found = gate.load_variants(VARIANTS / assignment)
+    for k in range(3):
+        yield f"wrong-{k}", {f: [v for v in vs if not v.right][k % len([v for v in vs if not v.right])].source
+                             for f, vs in found.items() if any(not v.right for v in vs)}
+    yield "right", {f: next(v for v in vs if v.right).source for f, vs in found.items() if any(v.right for v in vs)}
+
+
+PARITY = [(a, name, answers) for a in ("02-extracting-claims", "03-charting-troop-numbers")
+          for name, answers in _rounds(a)]
+
+
+@pytest.mark.parametrize(("assignment", "name", "answers"), PARITY, ids=[f"{a[:2]}-{n}" for a, n, _ in PARITY])
+def test_the_judge_gives_the_stock_scores_on_known_variants(assignment, name, answers):
+    source = source_notebook(assignment)
+    judged, _, _ = grade(submission(source, answers), source, judged=True)
+    control, _, _ = grade(submission(source, answers), source, judged=False)
+    assert judged == control
+    if name == "right":
+        assert all(points > 0 for points in judged.values())
+
+
+def test_a_chart_drawn_on_the_current_axes_loses_the_same_points_as_in_the_stock_run():
+    """pyplot's figures live in the judge and the kernel: the judge mirrors "a figure is open"
+    into the kernel and draws a chart made on an already-open figure into its own, so the
+    test's "it must draw on a new figure" check catches plt.gca() as in the kernel (with the
+    figure closed after each call instead, this variant got full marks)."""
+    assignment = "04-tracing-claims"
+    source = source_notebook(assignment)
+    answers = {"plot_sources": variant(assignment, "plot_sources", "wrong_draws_on_current_axes")}
+    judged, nb, _ = grade(submission(source, answers), source, judged=True)
+    control, _, _ = grade(submission(source, answers), source, judged=False)
+    assert judged["test_plot_sources"] == control["test_plot_sources"] < 3.0
+    cell = next(c for c in nb.cells if is_test(c) and c.metadata.nbgrader["grade_id"] == "test_plot_sources")
+    printed = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+    assert "✗ new figure" in printed, printed
+
+
+# --- inside nbclient, as the grading preprocessor will call it -------------------------------------
+
+
+def test_the_judge_runs_inside_nbclient_with_its_async_kernel_client(source):
+    """nbgrader's Execute is an nbclient NotebookClient: its kernel client and manager are
+    async. The judge takes them as they are, and nbclient runs the student's cells."""
+    from jupyter_client import AsyncKernelManager
+    from nbclient import NotebookClient
+
+    answers = {"dateline": variant(A, "dateline", "wrong_hard_coded")}
+    nb = submission(source, answers)
+    sockets = tempfile.mkdtemp(prefix="judge-e2e-")
+    km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
+    client = NotebookClient(nb, km=km, timeout=60, resources={"metadata": {"path": str(ROOT)}})
+    try:
+        with client.setup_kernel():
+            client.reset_execution_trackers()
+            recorder = Recorder(client.kc)
+            report = judge_test_cells(nb, source_nb=source, kernel_client=client.kc, kernel_manager=client.km,
+                                      execute_cell=client.execute_cell, timeout=60)
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
+    scores = {c.metadata.nbgrader["grade_id"]: utils.determine_grade(c)[0] for c in nb.cells if is_test(c)}
+    assert scores == {**FULL, "test_dateline": 0}
+    assert report.calls > 30 and not report.incidents
+    assert MARKER not in "".join(recorder.sent) and MARKER not in outputs_text(nb)
+    setup = next(c for c in nb.cells if c.cell_type == "code")
+    assert setup.execution_count == 1  # run by nbclient, in the kernel
