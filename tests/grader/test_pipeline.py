@@ -240,6 +240,11 @@ def test_the_status_line_claims_the_judge_and_sanitized_pages_only_when_configur
     assert "all protections on" not in line and "MISSING judge" in line and "forge" in line, line
 
     config = load_config(Course.at(ROOT))
+    config.Autograde.autograde_preprocessors = ["nbgrader.preprocessors.Execute"]  # a config that did not load
+    _, line = isolation(config, sandbox_on=True)
+    assert "all protections on" not in line and "MISSING judge" in line and "does nbgrader_config.py load" in line
+
+    config = load_config(Course.at(ROOT))
     config.HTMLExporter.preprocessors = []
     _, line = isolation(config, sandbox_on=False)
     assert line.startswith("sandbox: OFF") and "MISSING pages" in line and "scripts run" in line, line

@@ -63,15 +63,23 @@ GRADER_PROTECTIONS = {
     "pages": "feedback and formgrader pages sanitized, with a Content-Security-Policy",
 }
 SANITIZER = "coursekit.grader.sanitize.SanitizeStudentHTML"
+SAFE_EXECUTE = "coursekit.grader.execution.safe_execute.SafeExecute"
 
 
 def grader_protections(config: Config) -> dict[str, str]:
     """judge / pages -> "" when grading with this configuration has it, else why not."""
+    def names(section, key: str) -> list[str]:
+        return [p if isinstance(p, str) else f"{p.__module__}.{p.__name__}" for p in section.get(key, [])]
+
     judge = config.SafeExecute.get("judge", True)
-    preprocessors = [p if isinstance(p, str) else f"{p.__module__}.{p.__name__}"
-                     for p in config.HTMLExporter.get("preprocessors", [])]
+    # nbgrader carries on with its stock settings when nbgrader_config.py fails to import:
+    # then SafeExecute is not among the preprocessors, and nothing here may be claimed.
+    executes = SAFE_EXECUTE in names(config.Autograde, "autograde_preprocessors")
+    preprocessors = names(config.HTMLExporter, "preprocessors")
     return {
-        "judge": "" if judge else "c.SafeExecute.judge = False: a student's code can forge its verdicts",
+        "judge": "" if judge and executes else
+                 "c.SafeExecute.judge = False: a student's code can forge its verdicts" if executes else
+                 f"{SAFE_EXECUTE} is not in c.Autograde.autograde_preprocessors (does nbgrader_config.py load?)",
         "pages": "" if SANITIZER in preprocessors else
                  f"nbgrader_config.py does not set {SANITIZER}: a student's scripts run in these pages",
     }
