@@ -34,4 +34,7 @@ def test_the_student_pyproject_drops_only_the_grader_sections():
     assert "coursekit.grader" in text and "coursekit.grader" not in kept
     full, student = tomllib.loads(text), tomllib.loads(kept)
     assert student["project"]["dependencies"] == full["project"]["dependencies"]
+    # the grader's page templates are package data of coursekit.grader, which the bundle leaves out
+    assert set(full["tool"]["setuptools"]["package-data"]) == {"coursekit.grader"}
+    del full["tool"]["setuptools"]["package-data"]
     assert student["tool"] == full["tool"]

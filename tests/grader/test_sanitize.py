@@ -179,3 +179,18 @@ def test_only_plain_text_images_latex_and_cleaned_html_leave_the_preprocessor():
     cell, _ = sanitize.SanitizeStudentHTML().preprocess_cell(new_code_cell("x", outputs=[output]), {}, 0)
     assert sorted(cell.outputs[0]["data"]) == ["image/png", "text/latex", "text/plain"]
     assert cell.outputs[0]["metadata"] == {}
+
+
+def test_an_images_alt_text_is_kept_as_text_and_nothing_else_of_its_metadata():
+    """The chart a test shows keeps its description (feedback's <img alt>), escaped in the
+    attribute; width, height and other metadata the template copies are dropped."""
+    hostile = f'a chart" onerror="{PAYLOAD}'
+    output = new_output("display_data", data={"image/png": PNG}, metadata={
+        "image/png": {"alt": hostile, "width": f'1 onerror="{PAYLOAD}"'}, "isolated": True})
+    cell, _ = sanitize.SanitizeStudentHTML().preprocess_cell(new_code_cell("x", outputs=[output]), {}, 0)
+    assert cell.outputs[0]["metadata"] == {"image/png": {"alt": hostile}}
+    nb = new_notebook(cells=[cell])
+    nb.metadata["language_info"] = {"name": "python"}
+    html, _ = HTMLExporter(template_name="classic").from_notebook_node(nb)
+    assert 'alt="a chart&#34; onerror=&#34;' in html or 'alt="a chart&quot; onerror=&quot;' in html, html[-3000:]
+    assert payloads(html) == []

@@ -18,7 +18,8 @@ STUDENT_BUNDLE = ("README.md", "LICENSE", "Makefile", "pyproject.toml", "environ
 # Inside src/: what only instructors run.
 GRADER_PARTS = (Path("src/coursekit/grader"), Path("src/coursekit/cli.py"))
 # pyproject.toml sections that name grader modules.
-GRADER_SECTIONS = ("[project.scripts]", '[project.entry-points."jupyter_client.kernel_provisioners"]')
+GRADER_SECTIONS = ("[project.scripts]", '[project.entry-points."jupyter_client.kernel_provisioners"]',
+                   "[tool.setuptools.package-data]")  # the grader's page templates
 
 
 def _is_grader(relative: Path) -> bool:

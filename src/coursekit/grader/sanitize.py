@@ -10,7 +10,8 @@ nbgrader_config.py for every `HTMLExporter` nbgrader makes (feedback and formgra
 - `SanitizeStudentHTML`, a preprocessor: each output keeps only plain text, PNG/JPEG/GIF
   images, LaTeX (escaped by the template) and HTML cleaned by nh3 (pandas tables stay);
   JavaScript, widgets, SVG and every other type is dropped; `text/markdown` outputs become
-  cleaned HTML; output metadata (which the template copies into attributes) is cleared;
+  cleaned HTML; output metadata (which the template copies into attributes) is cleared but
+  for images' alt text, kept as plain text (the template escapes it);
   raw cells are cleaned; cell tags and malformed cell ids are dropped.
 - `markdown2html`, a Jinja filter replacing nbconvert's: markdown cells (and instructor
   comments) are rendered as before, then cleaned by nh3, so HTML in markdown, `<img
@@ -147,10 +148,26 @@ class SanitizeStudentHTML(Preprocessor):
         return cell, resources
 
 
+MAX_ALT = 500  # characters of an image's alt text kept
+
+
+def _alt_texts(metadata) -> dict:
+    """Of an output's metadata, only each image's alt text, as plain text: the chart a test
+    showed keeps its description for a screen reader (the template escapes it into the
+    attribute); width, height and everything else the template would copy are dropped."""
+    kept = {}
+    for mime in ("image/png", "image/jpeg", "image/gif"):
+        entry = metadata.get(mime) if isinstance(metadata, dict) else None
+        alt = entry.get("alt") if isinstance(entry, dict) else None
+        if isinstance(alt, str) and alt.strip():
+            kept[mime] = {"alt": "".join(c for c in alt if c.isprintable())[:MAX_ALT]}
+    return kept
+
+
 def sanitize_output(output: NotebookNode) -> None:
     if output.get("output_type") not in ("display_data", "execute_result", "update_display_data"):
         return  # stream and error text is escaped by the template
-    output["metadata"] = {}
+    output["metadata"] = _alt_texts(output.get("metadata"))
     data = output.get("data", {})
     for key in list(data):
         value = data[key]
