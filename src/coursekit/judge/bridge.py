@@ -2,8 +2,9 @@
 
 Trust boundary. The parent (the grader) talks to two processes: the judge (trusted) and
 the student's kernel (untrusted). For a call the judge asks for, the bridge sends the
-`kernel_side.snippet` with the judge-encoded arguments to the kernel, with
-`store_history=False`, and reads the kernel's messages for that request only. It keeps:
+judge-encoded arguments to the kernel as one `kernel_side.CALL_REQUEST` message (or, when
+the kernel did not take `kernel_side.install`, an execute_request of `kernel_side.SNIPPET`
+with `store_history=False`), and reads the kernel's messages for that request only. It keeps:
 
 - the last `display_data` carrying `kernel_side.MIME` whose value is a string (the
   encoded outcome, at most `codec.MAX_JSON` characters) -- passed to the judge

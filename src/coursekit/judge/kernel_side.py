@@ -50,12 +50,6 @@ REQUEST_KEY = "coursekit_judge_call"  # the execute_request's metadata key holdi
 SNIPPET = '__import__("coursekit.judge.kernel_side", fromlist=["perform"]).perform()'
 
 
-def snippet(request: str) -> str:
-    """The call as code alone (request inline); the bridge sends `SNIPPET` with the request in
-    the message's metadata instead, which costs the kernel no tokenizing."""
-    return f'__import__("coursekit.judge.kernel_side", fromlist=["perform"]).perform({request!r})'
-
-
 CALL_REQUEST, CALL_REPLY = "coursekit_call_request", "coursekit_call_reply"
 INSTALL = '__import__("coursekit.judge.kernel_side", fromlist=["install"]).install()'
 INSTALLED = '__import__("coursekit.judge.kernel_side", fromlist=["installed"]).installed()'
@@ -142,7 +136,13 @@ def _mirror_figures(judge_has_figures: bool) -> set[int]:
             plt.close("all")
         elif not plt.get_fignums():
             plt.figure()  # stands for the figure the test opened in the judge
-        return {id(plt.figure(number)) for number in plt.get_fignums()}
+        numbers = plt.get_fignums()
+        if not numbers:
+            return set()
+        current = plt.gcf()  # plt.figure(n) below makes n current: the student's current figure is put back
+        found = {id(plt.figure(number)) for number in numbers}
+        plt.figure(current.number)
+        return found
     except Exception:  # pyplot replaced or broken by student code: the call goes on unmirrored
         return set()
 
