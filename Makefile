@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 STUDENTS ?= 40
 
-.PHONY: help setup demo test test-fast test-browser lab build check grade report bench test-lowest lint tidy clean
+.PHONY: help setup browser demo test test-fast test-browser lab build check grade report bench test-lowest lint tidy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,13 +31,16 @@ setup: $(STAMP) ## create .venv and install the course (done by every target whe
 demo: $(STAMP) ## build the student versions, autograde the sample class, print grades
 	coursekit demo
 
-test: $(STAMP) ## run the whole test suite (what CI runs)
+browser: ## install Debian's chromium for the browser tests if missing (apt-get, as root)
+	@tools/ensure-chromium
+
+test: $(STAMP) browser ## run the whole test suite (what CI runs)
 	python -m pytest -n auto --dist loadgroup
 
 test-fast: $(STAMP) ## the tests that start no kernel
 	python -m pytest -m "not slow"
 
-test-browser: $(STAMP) ## JupyterLab in Chromium: lessons, Validate, formgrader (screenshots in build/screenshots/)
+test-browser: $(STAMP) browser ## JupyterLab in Chromium: lessons, Validate, formgrader (screenshots in build/screenshots/)
 	python -m pytest -m browser
 
 lab: $(STAMP) ## start JupyterLab on the course, with nbgrader's extensions

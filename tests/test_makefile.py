@@ -1,0 +1,86 @@
+"""The Makefile and the small scripts around it: what `make test` installs, how `make lab`
+starts as root, how `make grade` treats a partly graded class, and the ./coursekit wrapper."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from conftest import ROOT
+
+ENSURE_CHROMIUM = ROOT / "tools" / "ensure-chromium"
+
+
+def _fake_bin(folder: Path, *, uid: int, sudo_ok: bool = False, chromium: bool = False) -> Path:
+    """A PATH folder holding fakes only: `id` (prints uid), `apt-get` (records its arguments
+    and, on install, puts a fake chromium here), optionally `sudo` and `chromium`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "calls.log"
+    scripts = {
+        "id": f'#!/bin/sh\n[ "$1" = -u ] && echo {uid}\n',
+        "apt-get": (f'#!/bin/sh\necho "apt-get $*" >> {log}\n'
+                    f'[ "$1" = install ] && printf "#!/bin/sh\\n" > {folder}/chromium '
+                    f'&& chmod +x {folder}/chromium\nexit 0\n'),
+    }
+    if sudo_ok:
+        scripts["sudo"] = f'#!/bin/sh\necho "sudo $*" >> {log}\n[ "$1" = -n ] && shift\n"$@"\n'
+    if chromium:
+        scripts["chromium"] = "#!/bin/sh\n"
+    for name, text in scripts.items():
+        (folder / name).write_text(text, encoding="utf-8")
+        (folder / name).chmod(0o755)
+    return folder
+
+
+def _ensure(bin_dir: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["/bin/bash", str(ENSURE_CHROMIUM)], capture_output=True, text=True,
+                          env={"PATH": str(bin_dir), "HOME": os.environ.get("HOME", "/")})
+
+
+def _calls(bin_dir: Path) -> list[str]:
+    log = bin_dir / "calls.log"
+    return log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+
+
+def test_ensure_chromium_as_root_installs_chromium_and_a_font(tmp_path):
+    fake = _fake_bin(tmp_path / "bin", uid=0)
+    done = _ensure(fake)
+    assert done.returncode == 0, done.stderr
+    calls = _calls(fake)
+    assert calls[0].startswith("apt-get update")
+    assert calls[-1].startswith("apt-get install -y") and calls[-1].split()[-2:] == ["chromium", "fonts-dejavu-core"]
+
+
+def test_ensure_chromium_with_passwordless_sudo_installs_through_sudo(tmp_path):
+    fake = _fake_bin(tmp_path / "bin", uid=1000, sudo_ok=True)
+    done = _ensure(fake)
+    assert done.returncode == 0, done.stderr
+    assert any(c.startswith("sudo -n apt-get install -y") for c in _calls(fake)), _calls(fake)
+
+
+def test_ensure_chromium_without_root_stops_and_says_what_to_install(tmp_path):
+    fake = _fake_bin(tmp_path / "bin", uid=1000)
+    done = _ensure(fake)
+    assert done.returncode != 0
+    assert "apt-get install -y chromium fonts-dejavu-core" in done.stderr
+    assert _calls(fake) == []  # nothing tried
+
+
+def test_ensure_chromium_does_nothing_when_chromium_is_there(tmp_path):
+    fake = _fake_bin(tmp_path / "bin", uid=0, chromium=True)
+    done = _ensure(fake)
+    assert done.returncode == 0, done.stderr
+    assert _calls(fake) == []
+
+
+def _make_n(*args: str) -> str:
+    done = subprocess.run(["make", "-n", "-C", str(ROOT), *args], capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def test_make_test_and_test_browser_first_ensure_chromium():
+    for target in ("test", "test-browser"):
+        out = _make_n(target)
+        assert "tools/ensure-chromium" in out, target
+        assert out.index("tools/ensure-chromium") < out.index("pytest"), target
