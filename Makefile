@@ -14,6 +14,9 @@ export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export PYTHONDONTWRITEBYTECODE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 STUDENTS ?= 40
+# Jupyter refuses to start as root without --allow-root (containers, CI machines).
+USER_ID ?= $(shell id -u)
+ALLOW_ROOT := $(if $(filter 0,$(USER_ID)),--allow-root)
 
 .PHONY: help setup browser demo test test-fast test-browser lab build check grade report bench test-lowest lint tidy clean
 
@@ -44,7 +47,7 @@ test-browser: $(STAMP) browser ## JupyterLab in Chromium: lessons, Validate, for
 	python -m pytest -m browser
 
 lab: $(STAMP) ## start JupyterLab on the course, with nbgrader's extensions
-	jupyter lab --notebook-dir=. lessons/00-getting-started.ipynb
+	jupyter lab $(ALLOW_ROOT) --notebook-dir=. lessons/00-getting-started.ipynb
 
 build: $(STAMP) ## regenerate exercises/ from solutions/ (nbgrader generate_assignment)
 	coursekit build

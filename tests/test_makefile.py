@@ -84,3 +84,10 @@ def test_make_test_and_test_browser_first_ensure_chromium():
         out = _make_n(target)
         assert "tools/ensure-chromium" in out, target
         assert out.index("tools/ensure-chromium") < out.index("pytest"), target
+
+
+def test_make_lab_allows_root_only_as_root():
+    assert "--allow-root" in _make_n("lab", "USER_ID=0")
+    assert "--allow-root" not in _make_n("lab", "USER_ID=1000")
+    as_me = _make_n("lab")
+    assert ("--allow-root" in as_me) == (os.getuid() == 0)
