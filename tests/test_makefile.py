@@ -91,3 +91,29 @@ def test_make_lab_allows_root_only_as_root():
     assert "--allow-root" not in _make_n("lab", "USER_ID=1000")
     as_me = _make_n("lab")
     assert ("--allow-root" in as_me) == (os.getuid() == 0)
+
+
+def _make_grade(tmp_path: Path, status: int) -> subprocess.CompletedProcess:
+    """`make grade` with a fake coursekit that prints a summary and exits with `status`
+    (-o: the venv counts as set up)."""
+    fake = tmp_path / "fake-coursekit"
+    fake.write_text(f'#!/bin/sh\necho "summary of $*"\nexit {status}\n', encoding="utf-8")
+    fake.chmod(0o755)
+    return subprocess.run(["make", "-C", str(ROOT), "-o", ".venv/.installed", "grade",
+                           f"SUBMISSIONS={tmp_path}", f"COURSEKIT={fake}"], capture_output=True, text=True)
+
+
+def test_make_grade_succeeds_with_a_note_when_some_hand_ins_were_refused(tmp_path):
+    done = _make_grade(tmp_path, 3)
+    assert done.returncode == 0, done.stderr
+    assert f"summary of grade {tmp_path}" in done.stdout
+    assert any(line.startswith("note: some hand-ins were refused or not graded")
+               for line in done.stdout.splitlines())
+    assert "Error" not in done.stderr
+
+
+def test_make_grade_passes_on_success_and_fails_on_an_error(tmp_path):
+    ok = _make_grade(tmp_path, 0)
+    assert ok.returncode == 0 and not any(line.startswith("note:") for line in ok.stdout.splitlines())
+    failed = _make_grade(tmp_path, 1)
+    assert failed.returncode != 0 and "Error 1" in failed.stderr

@@ -1,9 +1,13 @@
 """The command line: one screen of argparse over the grader's keyword-only API.
 
-Exit codes: 0 done; 1 an error the user can fix (one line on stderr naming the file and
-the cause: every CoursekitError, and the toolkit's SeedError), or some hand-ins were
-refused or not graded, or the release gate failed; 2 a usage error (argparse);
-130 interrupted.
+Exit codes:
+  0   done (grade, demo: every hand-in graded);
+  1   an error the user can fix (one line on stderr naming the file and the cause: every
+      CoursekitError, and the toolkit's SeedError), or the release gate failed;
+  2   a usage error (argparse);
+  3   graded, but some hand-ins were refused or not graded (grade, demo): they are listed
+      above the summary, in rejected.csv and in reasons.csv; the rest were graded and exported;
+  130 interrupted.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from coursekit.grader.collect import LMS_FILE_PATTERN
 from coursekit.grader.course import Course, instructor_workspace
 from coursekit.grader.pipeline import Run, grade, grade_class
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _course(args: argparse.Namespace) -> Course:
@@ -71,7 +75,7 @@ def _grade(args: argparse.Namespace) -> int:
             warm_kernels=args.warm_kernels, zip_pattern=args.zip_pattern, sandbox=args.sandbox,
         )
     terminal.print_grades(result)
-    return EXIT_ERROR if result.rejected or result.failed else EXIT_OK
+    return EXIT_PARTIAL if result.rejected or result.failed else EXIT_OK
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -118,7 +122,7 @@ def _demo(args: argparse.Namespace) -> int:
     written = report.write_report(workspace=instructor_workspace(course), assignments=course.assignments())
     print(written.table.to_string(index=False, max_colwidth=60))
     print(f"report: {written.html} (charts: {written.distribution.name}, {written.items.name})")
-    return EXIT_ERROR if result.rejected or result.failed else EXIT_OK
+    return EXIT_PARTIAL if result.rejected or result.failed else EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
