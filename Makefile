@@ -23,7 +23,7 @@ PARTIAL_OK = || { status=$$?; test $$status -eq 3 || exit $$status; \
 	echo "note: some hand-ins were refused or not graded; see the lines above, rejected.csv and reasons.csv"; }
 ALLOW_ROOT := $(if $(filter 0,$(USER_ID)),--allow-root)
 
-.PHONY: help setup browser demo test test-fast test-browser lab build check grade report bench test-lowest lint tidy clean
+.PHONY: help setup browser demo test test-fast test-browser lab build check bundle grade report bench test-lowest lint tidy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ build: $(STAMP) ## regenerate exercises/ from solutions/ (nbgrader generate_assi
 
 check: $(STAMP) ## the release gate: solutions full marks, blanks zero, wrong variants lose points
 	coursekit check
+
+bundle: $(STAMP) ## zip what students receive (build/kfor-in-numbers-student.zip)
+	coursekit bundle
 
 grade: $(STAMP) ## grade a folder of submissions: make grade SUBMISSIONS=path/to/folder
 	@test -n "$${SUBMISSIONS:-}" || { echo "usage: make grade SUBMISSIONS=path/to/folder" >&2; exit 2; }

@@ -117,3 +117,13 @@ def test_make_grade_passes_on_success_and_fails_on_an_error(tmp_path):
     assert ok.returncode == 0 and not any(line.startswith("note:") for line in ok.stdout.splitlines())
     failed = _make_grade(tmp_path, 1)
     assert failed.returncode != 0 and "Error 1" in failed.stderr
+
+
+def test_the_coursekit_wrapper_runs_the_cli_from_the_venv(tmp_path):
+    done = subprocess.run([str(ROOT / "coursekit"), "--help"], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "usage: coursekit" in done.stdout and "bundle" in done.stdout
+
+
+def test_make_bundle_runs_coursekit_bundle():
+    assert "coursekit bundle" in _make_n("-o", ".venv/.installed", "bundle")
