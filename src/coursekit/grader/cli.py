@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from coursekit import notebooks, seeds
 from coursekit.errors import CoursekitError
 from coursekit.grader import build, bundle, gate, report, sampleclass, terminal
 from coursekit.grader.collect import LMS_FILE_PATTERN
-from coursekit.grader.course import Course, instructor_workspace
+from coursekit.grader.course import Course, demo_workspace, instructor_workspace
 from coursekit.grader.pipeline import Run, grade, grade_class
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -110,16 +111,22 @@ def _sample_class(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     course = _course(args)
+    assignments = course.wanted(args.assignment)
     print("1/3 building the student versions from solutions/ …")
-    for line in build.build(course=course, check=False):
+    for line in build.build(course=course, check=False, assignments=args.assignment):
         print("    " + line)
     submissions = course.fixtures / "submissions"
-    print(f"2/3 autograding the sample class in {submissions.relative_to(course.root)} with nbgrader …")
+    # its own workspace, made afresh: a later `coursekit grade` in build/ never sees the sample class
+    workspace = demo_workspace(course)
+    shutil.rmtree(workspace.root, ignore_errors=True)
+    print(f"2/3 autograding the sample class in {submissions.relative_to(course.root)} with nbgrader "
+          f"into {workspace.root.relative_to(course.root)}/ …")
     with terminal.ProgressReporter() as progress:
-        result = grade_class(course=course, submissions=submissions, run=Run(force=True), reporter=progress)
+        result = grade_class(course=course, submissions=submissions, workspace=workspace,
+                             assignments=assignments, run=Run(force=True), reporter=progress)
     print("3/3 grades and the class report")
     terminal.print_grades(result)
-    written = report.write_report(workspace=instructor_workspace(course), assignments=course.assignments())
+    written = report.write_report(workspace=workspace, assignments=assignments)
     print(written.table.to_string(index=False, max_colwidth=60))
     print(f"report: {written.html} (charts: {written.distribution.name}, {written.items.name})")
     return EXIT_PARTIAL if result.rejected or result.failed else EXIT_OK
@@ -167,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("bundle", _bundle, "zip what students receive: lessons, exercises, seeds, toolkit")
     sub.add_argument("--out", type=Path, default=None, help="default: build/kfor-in-numbers-student.zip")
 
-    command("demo", _demo, "build, then grade the bundled sample class and print the grades")
+    only_assignment(command("demo", _demo, "build, then grade the bundled sample class in build/demo/ "
+                                           "and print the grades"))
 
     sub = command("sample-class", _sample_class, "write the sample class's submissions from answers")
     sub.add_argument("--answers", type=Path, default=Path("tests/fixtures/answers"))

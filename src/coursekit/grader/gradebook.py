@@ -69,6 +69,14 @@ def read_assignment_scores(gradebook: Path, assignment_ids: Iterable[str]) -> li
     return sorted(rows, key=lambda r: (r.student, r.assignment))
 
 
+def students(gradebook: Path) -> list[str]:
+    """The ids of every student the gradebook holds (none, and no file made, if it is missing)."""
+    if not gradebook.exists():
+        return []
+    with Gradebook(f"sqlite:///{gradebook}") as gb:
+        return sorted(student.id for student in gb.students)
+
+
 def prepare(gradebook: Path) -> None:
     """WAL journal: workers read while one writes (the setting persists in the file)."""
     if gradebook.exists():

@@ -139,6 +139,25 @@ def _autograde(course: Course, workspace: Workspace, config: Config, wanted: lis
     return outcomes, skipped
 
 
+def other_students(gradebook_path: Path, students: set[str]) -> list[str]:
+    """Students the gradebook already holds that are not among `students` (this run's)."""
+    return [s for s in gradebook.students(gradebook_path) if s not in students]
+
+
+def _warn_about_other_students(workspace: Workspace, submissions: Path, students: set[str]) -> None:
+    others = other_students(workspace.gradebook, students)
+    if not others:
+        return
+    named = ", ".join(others[:8]) + (f" and {len(others) - 8} more" if len(others) > 8 else "")
+    log.warning(
+        "%s already holds %d student(s) not in %s (%s), from an earlier run: this run's table, "
+        "grades.csv and reasons.csv leave them out, but formgrader, `nbgrader export` and the "
+        "report include them. To grade this folder alone, run `make clean` (removes %s: "
+        "gradebook, grades, feedback) and grade again.",
+        workspace.gradebook, len(others), submissions, named, workspace.root,
+    )
+
+
 def grade_class(
     *, course: Course, submissions: Path, workspace: Workspace | None = None, assignments: list[str] | None = None,
     run: Run = Run(), zip_pattern: str = LMS_FILE_PATTERN, reporter: Reporter | None = None,
@@ -161,6 +180,7 @@ def grade_class(
                                    zip_pattern=zip_pattern, max_notebook_bytes=limits.notebook_mb * 2**20,
                                    max_json_depth=limits.json_depth, max_number_digits=limits.number_digits)
     this_run = set(collected.accepted)  # grade FOLDER, not whatever earlier runs left in submitted/
+    _warn_about_other_students(workspace, submissions, {student for student, _ in this_run})
     for assignment_id in wanted if run.release else ():
         # records the source cells (and hidden tests) in the gradebook, which autograde
         # restores into every submission before running it
