@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the course (done by every target when needed)
 
-demo: $(STAMP) ## build the student versions, autograde the sample class, print grades
+demo: $(STAMP) ## build the student versions, autograde the sample class in build/demo/, print grades
 	$(COURSEKIT) demo $(PARTIAL_OK)
 
 browser: ## install Debian's chromium for the browser tests if missing (apt-get, as root)

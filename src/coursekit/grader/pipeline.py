@@ -2,7 +2,7 @@
 
     collect -> release -> autograde (workers) -> export -> reasons
 
-`grade_class` runs it in any workspace; `coursekit grade` and `demo` call it on build/,
+`grade_class` runs it in any workspace; `coursekit grade` calls it on build/, `demo` on build/demo/,
 the release gate (coursekit.grader.gate) and the benchmark on throwaway workspaces.
 The course's configuration is loaded here, once, and handed down.
 """
