@@ -127,7 +127,7 @@ def _demo(args: argparse.Namespace) -> int:
     print("3/3 grades and the class report")
     terminal.print_grades(result)
     written = report.write_report(workspace=workspace, assignments=assignments)
-    print(written.table.to_string(index=False, max_colwidth=60))
+    terminal.print_item_table(written)
     print(f"report: {written.html} (charts: {written.distribution.name}, {written.items.name})")
     return EXIT_PARTIAL if result.rejected or result.failed else EXIT_OK
 
