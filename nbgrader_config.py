@@ -35,7 +35,7 @@ c.Autograde.autograde_preprocessors = [
 
 # Feedback shows each test's result and message, never hidden test code.
 c.GenerateFeedback.preprocessors = [
-    "nbgrader.preprocessors.GetGrades",
+    "coursekit.grader.feedback.FeedbackGrades",  # nbgrader's GetGrades, and which answers wait for a grader
     "coursekit.grader.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

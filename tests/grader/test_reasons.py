@@ -77,7 +77,7 @@ def test_an_empty_message_is_replaced_by_the_question_the_test_checks():
     graded = [nbformat.v4.new_notebook(cells=[heading, answer, _test_cell("test_dateline"),
                                               _test_cell("test_quote_balance", evalue="  ")])]
     assert failure_message(graded, "test_dateline") == (
-        "AssertionError with no message, in Question 2 — `dateline` (3 points, autograder)")
+        "AssertionError with no message, in Question 2 — dateline (3 points, autograder)")
     lone = [nbformat.v4.new_notebook(cells=[_test_cell("test_quote_balance", evalue="  ")])]
     assert failure_message(lone, "test_quote_balance") == "AssertionError with no message, in test quote balance"
 

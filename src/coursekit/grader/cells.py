@@ -65,11 +65,11 @@ def written_by_student(cell: Mapping) -> bool:
 
 
 def _heading(cell: Mapping) -> str | None:
-    """The last heading line of a markdown cell, without its #s."""
+    """The last heading line of a markdown cell, without its #s, backticks and bold marks."""
     found = None
     for line in str(cell.get("source", "")).splitlines():
         if line.startswith("#") and line.lstrip("#").strip():
-            found = line.lstrip("#").strip()
+            found = line.lstrip("#").replace("`", "").replace("**", "").strip()
     return found
 
 
