@@ -134,3 +134,16 @@ def test_the_item_analysis_is_a_table_of_percentages_with_nothing_cut(tmp_path):
         assert "".join(LONG_FAILURE.split()) in "".join(last_column.split()), width  # wrapped, all there
     assert LONG_FAILURE in text and "test_[bold]x[/bold]" in text  # at 400 columns, on one line
     assert f"items_csv: {tmp_path / 'i.csv'}" in text
+
+
+def test_a_student_who_wrote_nothing_is_not_done(tmp_path):
+    """Does the written column say "nothing submitted" when every written answer was left as
+    released, and "done" only when something was written and graded?"""
+    report = _report(tmp_path)
+    report.scores = [AssignmentScore("ann", "01-a", 3.0, 4.0, 2.0, False, written_blank=True),
+                     AssignmentScore("bob", "01-a", 4.0, 4.0, 2.0, False)]
+    console = Console(width=200, record=True)
+    print_grades(report, console=console)
+    rows = {line.split("│")[1].strip(): line for line in console.export_text().splitlines() if line.count("│") > 2}
+    assert "nothing submitted" in rows["ann"] and "done" not in rows["ann"]
+    assert "done" in rows["bob"]

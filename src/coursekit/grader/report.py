@@ -61,7 +61,7 @@ HAND_GRADING = {True: "needs hand grading", False: "autograded only"}  # needs_m
 HAND_GRADING_COLOURS = {True: "#E69F00", False: "#0072B2"}
 SCORE_COLUMNS = {"student": "student", "assignment": "assignment", "autograded": "autograded points",
                  "autograded_max": "of", "written_max": "written points", "needs_manual_grade": "hand grading",
-                 "percent": "autograded %"}
+                 "written_blank": "written answers", "percent": "autograded %"}
 
 
 def save_chart(fig: Figure, path: Path) -> Path:
@@ -123,7 +123,8 @@ def _items_chart(items: pd.DataFrame, path: Path) -> Path:
 
 def readable_scores(scores: pd.DataFrame) -> pd.DataFrame:
     """The scores table as people read it: column names and hand grading in words."""
-    shown = scores.assign(needs_manual_grade=scores["needs_manual_grade"].map(HAND_GRADING))
+    shown = scores.assign(needs_manual_grade=scores["needs_manual_grade"].map(HAND_GRADING),
+                          written_blank=scores["written_blank"].map({True: "nothing submitted", False: ""}))
     return shown.rename(columns=SCORE_COLUMNS)
 
 

@@ -83,9 +83,22 @@ def grade_table(result: GradeReport) -> Table:
                 continue
             cells.append(f"{s.autograded:g} / {s.autograded_max:g}")
             pending += s.written_max if s.needs_manual_grade else 0.0
-        note = f"{pending:g} pts to grade" if pending else "done"
-        table.add_row(escape(student), *cells, note)
+        table.add_row(escape(student), *cells, _written_note(pending, list(scores.values())))
     return table
+
+
+def _written_note(pending: float, scores: list[AssignmentScore]) -> str:
+    """The written column: points waiting for a grader, else "nothing submitted" when every
+    written answer was left blank (0 points, nothing to grade), else "done"."""
+    if pending:
+        return f"{pending:g} pts to grade"
+    with_written = [s for s in scores if s.written_max > 0]
+    blank = [s for s in with_written if s.written_blank]
+    if with_written and len(blank) == len(with_written):
+        return "nothing submitted"
+    if blank:
+        return "done; nothing submitted in " + ", ".join(escape(s.assignment[:2]) for s in blank)
+    return "done"
 
 
 def print_grades(result: GradeReport, console: Console | None = None) -> None:
