@@ -76,3 +76,10 @@ c.Execute.timeout = 60
 # c.Sandbox.notebook_mb = 20        # largest notebook accepted
 # c.Sandbox.json_depth = 64         # deepest nesting in a notebook's JSON
 # c.Sandbox.number_digits = 100     # longest number literal in a notebook's JSON
+
+# `nbgrader validate` prints each message whole: nbgrader's Validator cuts every line at
+# c.Validator.width (90) columns, and width also draws its ===== rules, so it is left as
+# it is and the cut is taken out instead (coursekit.grader.validate).
+from coursekit.grader import validate  # noqa: E402
+
+validate.install()
