@@ -21,7 +21,7 @@ from pathlib import Path
 from coursekit import notebooks, seeds
 from coursekit.errors import CoursekitError
 from coursekit.grader import build, bundle, gate, report, sampleclass, terminal
-from coursekit.grader.collect import LMS_FILE_PATTERN
+from coursekit.grader.collect import LAYOUTS, LMS_FILE_PATTERN
 from coursekit.grader.course import Course, demo_workspace, instructor_workspace
 from coursekit.grader.pipeline import Run, grade, grade_class
 
@@ -157,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--fixtures", type=Path, default=None, help="default: tests/fixtures")
 
     sub = command("grade", _grade, "collect, autograde, feedback and export a folder of submissions")
-    sub.add_argument("submissions", type=Path, help="folder laid out <student>/<assignment>/*.ipynb, or an LMS zip")
+    sub.formatter_class = argparse.RawDescriptionHelpFormatter
+    sub.epilog = f"SUBMISSIONS may be laid out in any of these ways:\n{LAYOUTS}"
+    sub.add_argument("submissions", type=Path, help="the class's hand-ins: a folder (layouts below) or an LMS zip")
     sub.add_argument("--zip-pattern", default=LMS_FILE_PATTERN,
                      help="regex with groups student_id and file_id for the files of an LMS zip")
     only_assignment(sub)
