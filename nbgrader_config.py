@@ -79,7 +79,7 @@ c.Execute.timeout = 60
 
 # `nbgrader validate` prints each message whole: nbgrader's Validator cuts every line at
 # c.Validator.width (90) columns, and width also draws its ===== rules, so it is left as
-# it is and the cut is taken out instead (coursekit.grader.validate).
-from coursekit.grader import validate  # noqa: E402
+# it is and the cut is taken out instead (coursekit.validate, also in the student edition).
+from coursekit import validate  # noqa: E402
 
 validate.install()
