@@ -16,8 +16,13 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from coursekit.grader.bundle import (GRADER_ONLY_DEPENDENCIES, STUDENT_FILES, student_bundle, student_environment,
-                                     student_pyproject)
+from coursekit.grader.bundle import (
+    GRADER_ONLY_DEPENDENCIES,
+    STUDENT_FILES,
+    student_bundle,
+    student_environment,
+    student_pyproject,
+)
 from coursekit.grader.course import Course
 
 TOP = "kfor-in-numbers/"
@@ -169,7 +174,8 @@ def test_a_student_unpacks_the_zip_sets_up_with_one_command_and_validates(bundle
     assert "@jupyter/nbgrader:validate-assignment" not in listing.split("Disabled extensions:")[-1]
     server = subprocess.run([str(venv / "bin/jupyter"), "server", "extension", "list"], cwd=folder,
                             capture_output=True, text=True, timeout=120)
-    states = dict(re.findall(r"(nbgrader\.server_extensions\.\w+) \S*?(enabled|disabled)", server.stdout + server.stderr))
+    states = dict(re.findall(r"(nbgrader\.server_extensions\.\w+) \S*?(enabled|disabled)",
+                             server.stdout + server.stderr))
     assert states == {"nbgrader.server_extensions.formgrader": "disabled",
                       "nbgrader.server_extensions.course_list": "disabled",
                       "nbgrader.server_extensions.validate_assignment": "enabled",

@@ -326,7 +326,8 @@ def test_assignment_folders_holding_student_folders_are_read(course_copy, tmp_pa
 def test_one_students_folder_is_refused_saying_what_to_point_at(course_copy, tmp_path):
     folder = tmp_path / "ada"
     shutil.copytree(ADA.parent, folder / A01)
-    with pytest.raises(CourseError, match=r"ada: this is one student's folder .*01-reading-the-source.*one folder per student"):
+    with pytest.raises(CourseError, match=r"ada: this is one student's folder .*01-reading-the-source"
+                                          r".*one folder per student"):
         _collect(course_copy, folder)
 
 

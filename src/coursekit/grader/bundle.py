@@ -30,6 +30,8 @@ STUDENT_SECTIONS = ("[build-system]", "[project]", "[tool.setuptools.packages.fi
 # Distributions only the grader imports (tests/grader/test_bundle.py checks that nothing in
 # the student edition imports them).
 GRADER_ONLY_DEPENDENCIES = ("distributed", "nh3", "rich")
+STUDENT_DESCRIPTION = ('description = "Reading the Source - KFOR in numbers: '
+                       'the students\' toolkit (seeds, charts, claims)"\n')
 
 
 def _is_grader(relative: Path) -> bool:
@@ -54,7 +56,7 @@ def student_pyproject(text: str) -> str:
         if not keeping or line.lstrip().startswith("#"):  # comments speak to instructors
             continue
         if line.startswith("description ="):
-            line = 'description = "Reading the Source - KFOR in numbers: the students\' toolkit (seeds, charts, claims)"\n'
+            line = STUDENT_DESCRIPTION
         quoted = re.fullmatch(r'\s*"([^"]+)",?\s*', line)
         if quoted and _distribution(quoted.group(1)) in GRADER_ONLY_DEPENDENCIES:
             continue
