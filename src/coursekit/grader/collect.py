@@ -496,8 +496,7 @@ def collect(
             course=course, archive=submissions, target=workspace.unzipped / submissions.stem, pattern=zip_pattern)
         result.layout = "an LMS zip"
     if not submissions.is_dir():
-        raise CourseError(f"{submissions}: submissions folder not found"
-                          + ("" if submissions.exists() else " (no such file or folder)"))
+        raise CourseError(f"{submissions}: submissions folder not found")
     known = set(course.assignments())
     folders, notebooks = _kinds(submissions)
     if (why := _one_student(submissions, known, folders)) is not None:
