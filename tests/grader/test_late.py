@@ -282,3 +282,40 @@ def test_collect_marks_canvas_late_hand_ins(course_copy, tmp_path):
     shutil.make_archive(str(archive.with_suffix("")), "zip", folder)
     collected = collect.collect(course=course, submissions=archive, workspace=instructor_workspace(course))
     assert ("ada", A01) in collected.late and ("ben", A01) not in collected.late
+
+
+# --- end to end -------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_late_hand_in_is_penalised_through_grade_class(course_copy, tmp_path):
+    """`coursekit grade`'s pipeline, real nbgrader, one hand-in two days late under 10 % a day:
+    the penalty is in the gradebook, grades.csv, the feedback page and the reasons."""
+    from coursekit.grader.pipeline import Run, grade_class
+
+    with (course_copy / "nbgrader_config.py").open("a", encoding="utf-8") as config:
+        config.write(f'\nc.LatePolicy.due = {{"{A01}": "{DUE}"}}\n'
+                     'c.LatePenalty.penalty_method = "per_day"\nc.LatePenalty.percent_per_day = 10\n'
+                     'c.LatePenalty.max_percent = 50\n')
+    folder = _class_with_times(tmp_path, {"ada": b"2026-10-07 12:00:00 Europe/London\n"})  # 1 d 12 h late
+    course = Course.at(course_copy)
+    report = grade_class(course=course, submissions=folder, assignments=[A01], run=Run(workers=1))
+    assert not report.failed and report.graded == 1
+    workspace = instructor_workspace(course)
+    with Gradebook(f"sqlite:///{workspace.gradebook}") as gb:
+        submission = gb.find_submission(A01, "ada")
+        assert gb.find_assignment(A01).duedate == DUE_UTC
+        assert submission.timestamp == dt.datetime(2026, 10, 7, 11, 0)
+        notebook = gb.find_submission_notebook(A01, A01, "ada")
+        score, penalty = notebook.score, notebook.late_submission_penalty
+    assert score > 0 and penalty == pytest.approx(0.2 * score)  # 2 started days, 20 %
+    assert report.lateness["ada", A01].days == 2 and report.lateness["ada", A01].penalty == pytest.approx(penalty)
+    feedback = (workspace.feedback / "ada" / A01 / f"{A01}.html").read_text(encoding="utf-8")
+    assert f"Late submission penalty (Score: -{round(penalty, 2):g})" in feedback
+    assert "Due 2026-10-05 22:59 UTC: 2 day(s) late" in feedback
+    assert "10% of the score per started day late, at most 50%" in feedback
+    grades = (workspace.grades_csv).read_text(encoding="utf-8").splitlines()
+    header, row = grades[0].split(","), grades[1].split(",")
+    assert float(row[header.index("late_submission_penalty")]) == pytest.approx(penalty)
+    reason = next(r for r in report.reasons if r.student == "ada")
+    assert any(flag.startswith("late: 2 day(s) after 2026-10-05 22:59 UTC, penalty") for flag in reason.flags)
