@@ -284,6 +284,32 @@ def test_collect_marks_canvas_late_hand_ins(course_copy, tmp_path):
     assert ("ada", A01) in collected.late and ("ben", A01) not in collected.late
 
 
+# --- what the instructor reads ---------------------------------------------------------------------
+
+
+def test_the_terminal_table_and_the_report_show_late_hand_ins_and_penalty_points(tmp_path):
+    import pandas as pd
+    from rich.console import Console
+
+    from coursekit.grader.gradebook import AssignmentScore
+    from coursekit.grader.pipeline import GradeReport
+    from coursekit.grader.report import _late_html
+    from coursekit.grader.terminal import print_grades
+
+    scores = [AssignmentScore("ann", "01-a", 12.0, 12.0, 0.0, False, days_late=2, late_penalty=2.4),
+              AssignmentScore("bob", "01-a", 5.0, 12.0, 0.0, False),
+              AssignmentScore("cyd", "01-a", 6.0, 12.0, 0.0, False, days_late=1, late_penalty=0.0)]
+    console = Console(width=200, record=True)
+    print_grades(GradeReport(scores=scores, rejected=[], failed=[], graded=3, skipped=0, grades_csv=None,
+                             feedback_dir=tmp_path), console=console)
+    text = " ".join(console.export_text().split())  # the caption wraps
+    assert "12 / 12 −2.4 late" in text and "points the late policy takes off" in text
+    assert "late: 2 hand-in(s), 2.4 penalty points in all" in text
+    page = _late_html(pd.DataFrame([s.__dict__ for s in scores]))
+    assert "2 of 3 hand-ins late; 2.4 penalty points in all" in page
+    assert "<th>days late</th>" in page and "<th>late penalty</th>" in page
+
+
 # --- end to end -------------------------------------------------------------------------------------
 
 
