@@ -163,6 +163,19 @@ def test_a_canvas_late_marker_counts_as_canvas_late_days_after_the_extended_due_
     assert "without giving a time" in (folder / late.TIME_UNKNOWN).read_text()
 
 
+def test_feedback_says_when_the_time_was_unknown(penalty, tmp_path):
+    from coursekit.grader.feedback import LATE_KEY, FeedbackGrades
+
+    penalty(tmp_path, _config(), None, time_unknown=True)
+    resources = {"nbgrader": {"notebook": A01, "assignment": A01, "student": "ada",
+                              "db_url": f"sqlite:///{tmp_path / 'gradebook.db'}"},
+                 "metadata": {"path": str(tmp_path / "submitted" / "ada" / A01)}}
+    _, resources = FeedbackGrades(config=_config()).preprocess(nbformat.v4.new_notebook(), resources)
+    assert resources["nbgrader"]["late_penalty"] == pytest.approx(0.8)
+    assert resources[LATE_KEY].startswith("The LMS marked this hand-in late without giving a time: counted as 1 day(s)")
+    assert "Due 2026-10-05 22:59 UTC: 1 day(s) late" in resources[LATE_KEY]
+
+
 def test_reapply_brings_penalties_up_to_date_without_regrading(penalty, tmp_path):
     penalty(tmp_path, _config(), "2026-10-07 12:00:00 UTC")  # 20 % of 8
     with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
@@ -219,6 +232,7 @@ def test_a_due_date_needs_a_time_zone_and_an_assignment(tmp_path):
     ("student_id,assignment,days,hours\nada,01-reading-the-source,1,\nada,01-reading-the-source,,5\n",
      r"line 3: ada already has an extension for 01-reading-the-source \(line 2\)"),
     ("student_id,assignment,days\nada,01-reading-the-source,\n", r"line 2: no extension given"),
+    ("student_id,assignment,days,due\nada,01-reading-the-source,1,2026-10-09 10:00 UTC\n", r"line 2: .* not both"),
 ])
 def test_a_malformed_extensions_file_names_the_file_and_line(csv_text, message, tmp_path):
     (tmp_path / "extensions.csv").write_text(csv_text, encoding="utf-8")
