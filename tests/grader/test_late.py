@@ -21,6 +21,7 @@ from coursekit.grader.course import Course, instructor_workspace
 from coursekit.grader.errors import CourseError
 
 A01 = "01-reading-the-source"
+A02 = "02-extracting-claims"
 DUE = "2026-10-05 23:59:00 Europe/London"  # British Summer Time: 22:59 UTC
 DUE_UTC = dt.datetime(2026, 10, 5, 22, 59)
 HAND_IN = ROOT / "tests/fixtures/submissions/ada" / A01 / f"{A01}.ipynb"
@@ -32,7 +33,7 @@ def _config(method: str = "per_day", per_day: float = 10, cap: float = 50, **pol
     config.LatePenalty.penalty_method = method
     config.LatePenalty.percent_per_day = per_day
     config.LatePenalty.max_percent = cap
-    config.LatePolicy.due = {A01: DUE}
+    config.LatePolicy.due = {A01: DUE, A02: "2026-10-12 23:59 UTC"}  # not graded here
     for key, value in policy.items():
         config.LatePolicy[key] = value
     return config
@@ -93,7 +94,8 @@ def _penalty(gradebook: Path, config: Config, timestamp: str | None, extensions:
         (tmp_path / "extensions.csv").write_text(extensions, encoding="utf-8")
     submitted = _submitted(tmp_path / "submitted", timestamp)
     late.prepare(gradebook=gradebook, config=config, course_root=tmp_path, submitted=submitted,
-                 assignments=[A01], hand_ins={("ada", A01)}, time_unknown={("ada", A01)} if time_unknown else set())
+                 assignments=[A01], known=[A01, A02], hand_ins={("ada", A01)},
+                 time_unknown={("ada", A01)} if time_unknown else set())
     resources = {"nbgrader": {"notebook": A01, "assignment": A01, "student": "ada",
                               "db_url": f"sqlite:///{gradebook}"}}
     AssignLatePenalties(config=config).preprocess(nbformat.v4.new_notebook(), resources)
@@ -215,10 +217,10 @@ def test_a_due_date_needs_a_time_zone_and_an_assignment(tmp_path):
     config = _config()
     config.LatePolicy.due = {A01: "2026-10-05 23:59"}
     with pytest.raises(CourseError, match=r"c.LatePolicy.due\['01-reading-the-source'\]: .* has no time zone"):
-        late.settings(config, tmp_path, [A01])
+        late.settings(config, tmp_path, [A01, A02])
     config.LatePolicy.due = {"01-reading": DUE}
     with pytest.raises(CourseError, match="'01-reading', which is not an assignment"):
-        late.settings(config, tmp_path, [A01])
+        late.settings(config, tmp_path, [A01, A02])
 
 
 @pytest.mark.parametrize(("csv_text", "message"), [
@@ -237,13 +239,13 @@ def test_a_due_date_needs_a_time_zone_and_an_assignment(tmp_path):
 def test_a_malformed_extensions_file_names_the_file_and_line(csv_text, message, tmp_path):
     (tmp_path / "extensions.csv").write_text(csv_text, encoding="utf-8")
     with pytest.raises(CourseError, match=message):
-        late.settings(_config(), tmp_path, [A01])
+        late.settings(_config(), tmp_path, [A01, A02])
 
 
 def test_an_unreadable_extensions_file_is_named(tmp_path):
     (tmp_path / "extensions.csv").write_bytes(b"student_id,assignment,days\n\xff\xfe\n")
     with pytest.raises(CourseError, match=r"extensions.csv: the extensions file cannot be read"):
-        late.settings(_config(), tmp_path, [A01])
+        late.settings(_config(), tmp_path, [A01, A02])
 
 
 def _class_with_times(tmp_path: Path, stamps: dict[str, bytes]) -> Path:
@@ -334,7 +336,7 @@ def test_a_late_hand_in_is_penalised_through_grade_class(course_copy, tmp_path):
     from coursekit.grader.pipeline import Run, grade_class
 
     with (course_copy / "nbgrader_config.py").open("a", encoding="utf-8") as config:
-        config.write(f'\nc.LatePolicy.due = {{"{A01}": "{DUE}"}}\n'
+        config.write(f'\nc.LatePolicy.due = {{"{A01}": "{DUE}", "{A02}": "2026-10-12 23:59 UTC"}}\n'
                      'c.LatePenalty.penalty_method = "per_day"\nc.LatePenalty.percent_per_day = 10\n'
                      'c.LatePenalty.max_percent = 50\n')
     folder = _class_with_times(tmp_path, {"ada": b"2026-10-07 12:00:00 Europe/London\n"})  # 1 d 12 h late

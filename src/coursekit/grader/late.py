@@ -35,6 +35,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import LateSubmissionPlugin
 from traitlets import Dict, Enum, Float, Unicode
 from traitlets.config import Config, Configurable
+from traitlets.utils.importstring import import_item
 
 from coursekit.grader.errors import CourseError
 
@@ -284,10 +285,11 @@ class LatePenalty(LateSubmissionPlugin):
 
 
 def penalty_plugin(config: Config) -> LateSubmissionPlugin:
-    """The plugin autograde uses with this configuration (c.AssignLatePenalties.plugin_class)."""
-    from nbgrader.preprocessors import AssignLatePenalties
-
-    return AssignLatePenalties(config=config).plugin_class(config=config)
+    """The plugin autograde uses with this configuration (c.AssignLatePenalties.plugin_class,
+    nbgrader's LateSubmissionPlugin when unset)."""
+    chosen = config.AssignLatePenalties.get("plugin_class", LateSubmissionPlugin)
+    plugin = import_item(chosen) if isinstance(chosen, str) else chosen
+    return plugin(config=config)
 
 
 # --- before and after autograde ----------------------------------------------------------------
@@ -319,16 +321,19 @@ def settings(config: Config, course_root: Path, assignments: list[str]
 
 
 def prepare(*, gradebook: Path, config: Config, course_root: Path, submitted: Path, assignments: list[str],
-            hand_ins: set[tuple[str, str]], time_unknown: set[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
+            known: list[str], hand_ins: set[tuple[str, str]],
+            time_unknown: set[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
     """Before autograde: each assignment's due date, each hand-in's extension and time into the gradebook.
 
+    `assignments`: those graded this run; `known`: all the course's (what the settings may name).
     `hand_ins`: (student, assignment) folders in `submitted` collected this run; `time_unknown`:
     those an LMS marked late without a time (collect's `Collected.late`), which get a stand-in
     timestamp.txt of their due date plus c.LatePolicy.canvas_late_days. Returns notes per
     hand-in for reasons.csv. The due dates in c.LatePolicy.due replace the gradebook's; the
     extensions file is the list of extensions (a hand-in not in it has none).
     """
-    policy, due, extensions = settings(config, course_root, assignments)
+    policy, due, extensions = settings(config, course_root, known)
+    due = {name: when for name, when in due.items() if name in assignments}
     notes: dict[tuple[str, str], list[str]] = {}
     if not gradebook.exists():  # nothing released yet: autograde will say so
         return notes

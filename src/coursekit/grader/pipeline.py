@@ -208,7 +208,8 @@ def grade_class(
     # due dates, extensions and hand-in times into the gradebook, where nbgrader's
     # AssignLatePenalties (c.AssignLatePenalties.plugin_class) reads them during autograde
     late_notes = late.prepare(gradebook=workspace.gradebook, config=config, course_root=course.root,
-                              submitted=workspace.submitted, assignments=wanted, hand_ins=this_run,
+                              submitted=workspace.submitted, assignments=wanted, known=course.assignments(),
+                              hand_ins=this_run,
                               time_unknown=collected.late)
     for key, notes in late_notes.items():
         collected.notes.setdefault(key, []).extend(notes)
