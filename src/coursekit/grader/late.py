@@ -27,12 +27,14 @@ import csv
 import datetime as dt
 import math
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from dateutil.tz import gettz
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import LateSubmissionPlugin
+from sqlalchemy.exc import SAWarning
 from traitlets import Dict, Enum, Float, Unicode
 from traitlets.config import Config, Configurable
 from traitlets.utils.importstring import import_item
@@ -353,7 +355,9 @@ def prepare(*, gradebook: Path, config: Config, course_root: Path, submitted: Pa
             except MissingEntry:
                 continue
             gb.update_or_create_student(student)
-            submission = gb.update_or_create_submission(assignment, student)
+            with warnings.catch_warnings():  # nbgrader's add_submission trips SQLAlchemy's autoflush warnings
+                warnings.simplefilter("ignore", SAWarning)
+                submission = gb.update_or_create_submission(assignment, student)
             extension = extensions.get(key)
             if extension and record.duedate is None:  # nbgrader adds an extension to the due date: none here
                 notes.setdefault(key, []).append(f"extension ({policy.extensions}, line {extension.line}) not used: "
