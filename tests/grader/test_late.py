@@ -300,6 +300,22 @@ def test_collect_marks_canvas_late_hand_ins(course_copy, tmp_path):
     assert ("ada", A01) in collected.late and ("ben", A01) not in collected.late
 
 
+def test_a_changed_time_regrades_and_no_time_keeps_the_old_checksum(tmp_path):
+    import hashlib
+
+    from coursekit.grader.autograde import submission_digest
+
+    folder = tmp_path / "ada" / A01
+    folder.mkdir(parents=True)
+    shutil.copy(HAND_IN, folder)
+    notebooks_only = hashlib.sha256(HAND_IN.name.encode() + HAND_IN.read_bytes()).hexdigest()
+    assert submission_digest(folder) == notebooks_only  # hand-ins graded before this change stay graded
+    (folder / late.TIMESTAMP).write_text("2026-10-06 10:00:00.000000 UTC\n")
+    first = submission_digest(folder)
+    (folder / late.TIMESTAMP).write_text("2026-10-06 11:00:00.000000 UTC\n")
+    assert len({notebooks_only, first, submission_digest(folder)}) == 3
+
+
 # --- what the instructor reads ---------------------------------------------------------------------
 
 
@@ -361,3 +377,13 @@ def test_a_late_hand_in_is_penalised_through_grade_class(course_copy, tmp_path):
     assert float(row[header.index("late_submission_penalty")]) == pytest.approx(penalty)
     reason = next(r for r in report.reasons if r.student == "ada")
     assert any(flag.startswith("late: 2 day(s) after 2026-10-05 22:59 UTC, penalty") for flag in reason.flags)
+
+    # an extension granted afterwards: the next run regrades nothing, and the penalty is gone
+    (course_copy / "extensions.csv").write_text(f"student_id,assignment,days\nada,{A01},2\n", encoding="utf-8")
+    again = grade_class(course=course, submissions=folder, assignments=[A01], run=Run(workers=1))
+    assert (again.graded, again.skipped) == (0, 1)
+    with Gradebook(f"sqlite:///{workspace.gradebook}") as gb:
+        assert not gb.find_submission_notebook(A01, A01, "ada").late_submission_penalty
+        assert gb.find_submission(A01, "ada").duedate == DUE_UTC + dt.timedelta(days=2)
+    reason = next(r for r in again.reasons if r.student == "ada")
+    assert reason.flags == ("extension of 2 days (extensions.csv, line 2)",)
