@@ -273,7 +273,7 @@ def test_collect_carries_a_timestamp_in_utc_and_refuses_a_bad_one_by_name(course
     refused = {r.student: r.reason for r in collected.rejected}
     assert {r.path.name for r in collected.rejected} == {late.TIMESTAMP}
     assert "next tuesday" in refused["ben"] and "is not a time like" in refused["ben"]
-    assert "unknown time zone 'BST'" in refused["chloe"]
+    assert "unknown time zone 'BST'" in refused["chloe"] and "c.Exchange.timezone is UTC" in refused["chloe"]
     assert "not UTF-8" in refused["dev"]
     assert "over 1024 bytes" in refused["eve"]
     assert "symbolic link; not followed" in refused["femi"]

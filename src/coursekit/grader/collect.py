@@ -404,6 +404,9 @@ def _collect_timestamp(path: Path, owner: tuple[str, str], result: Collected) ->
                 reason = "a folder, not a file"
         except ValueError as error:
             reason = f"not a time nbgrader can use: {error}"
+            if "unknown time zone" in reason:  # what nbgrader's exchange writes with a c.Exchange.timezone not UTC
+                reason += ("; nbgrader's exchange writes abbreviations like this one unless "
+                           "c.Exchange.timezone is UTC")
         else:
             _write_new(result.accepted[owner] / TIMESTAMP, (format_utc(when) + "\n").encode())
             return
