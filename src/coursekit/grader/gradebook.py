@@ -10,6 +10,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook
 
 from coursekit.grader.course import GRADEBOOK_LOCK_TIMEOUT
+from coursekit.grader.late import days_late
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class AssignmentScore:
     written_max: float
     needs_manual_grade: bool
     written_blank: bool = False  # every written answer left as released (nothing to hand-grade, 0 points)
+    days_late: int = 0  # started 24-hour periods after the (extended) due date (coursekit.grader.late)
+    late_penalty: float = 0.0  # points nbgrader's AssignLatePenalties took off (not taken off `autograded`)
 
 
 def read_test_scores(gradebook: Path, assignment_id: str) -> list[TestScore]:
@@ -67,6 +70,8 @@ def read_assignment_scores(gradebook: Path, assignment_ids: Iterable[str]) -> li
                     written_max=float(submission.max_written_score or 0.0),
                     needs_manual_grade=bool(submission.needs_manual_grade),
                     written_blank=_written_blank(submission),
+                    days_late=days_late(submission.total_seconds_late),
+                    late_penalty=float(submission.late_submission_penalty or 0.0),
                 ))
     return sorted(rows, key=lambda r: (r.student, r.assignment))
 
