@@ -7,6 +7,7 @@ columns its LMS documents? The control shows what nbgrader's own export says of 
 from __future__ import annotations
 
 import csv
+import shutil
 
 import pytest
 from nbgrader.api import Gradebook
@@ -37,10 +38,10 @@ CLASS = {
 LATE = {("eve", "hw"): 5.0}
 
 
-@pytest.fixture
-def gradebook(tmp_path):
-    path = tmp_path / "build" / "gradebook.db"
-    path.parent.mkdir()
+@pytest.fixture(scope="module")
+def class_gradebook(tmp_path_factory):
+    """The class's gradebook, made once (nbgrader commits every row: seconds on a busy disk)."""
+    path = tmp_path_factory.mktemp("class") / "gradebook.db"
     with Gradebook(f"sqlite:///{path}") as gb:
         for assignment, tests, written in (("hw", ("test_a", "test_b"), "explain"), ("hw2", ("test_c",), None)):
             gb.add_assignment(assignment)
@@ -67,6 +68,15 @@ def gradebook(tmp_path):
                     notebook = gb.find_submission_notebook("nb", assignment, student)
                     notebook.late_submission_penalty = LATE[(student, assignment)]
                 gb.db.commit()
+    return path
+
+
+@pytest.fixture
+def gradebook(class_gradebook, tmp_path):
+    """A copy of the class's gradebook in a course's build/, for one test."""
+    path = tmp_path / "build" / "gradebook.db"
+    path.parent.mkdir()
+    shutil.copyfile(class_gradebook, path)
     return path
 
 
