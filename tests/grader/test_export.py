@@ -36,6 +36,8 @@ CLASS = {
     "eve": {"hw": ((6, 6), 8)},  # fully graded, 20 points, late: nbgrader's penalty of 5
 }
 LATE = {("eve", "hw"): 5.0}
+NEVER_AUTOGRADED = ("gus", "hw")  # nbgrader recorded the hand-in, then its autograde failed (a kernel timeout)
+STUDENTS = sorted([*CLASS, NEVER_AUTOGRADED[0]])
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +70,8 @@ def class_gradebook(tmp_path_factory):
                     notebook = gb.find_submission_notebook("nb", assignment, student)
                     notebook.late_submission_penalty = LATE[(student, assignment)]
                 gb.db.commit()
+        gb.add_student(NEVER_AUTOGRADED[0])
+        gb.add_submission(NEVER_AUTOGRADED[1], NEVER_AUTOGRADED[0])  # every grade as add_submission leaves it
     return path
 
 
@@ -108,6 +112,7 @@ def test_control_nbgrader_export_counts_pending_and_missing_as_zero(gradebook, t
     assert (rows[("ann", "hw")]["score"], rows[("ann", "hw")]["max_score"]) == ("12.0", "22.0")
     assert rows[("dan", "hw")]["score"] == rows[("cat", "hw")]["score"] == "0.0"
     assert rows[("eve", "hw")]["score"] == "15.0"  # raw 20, penalty 5
+    assert rows[NEVER_AUTOGRADED]["score"] == "0.0"  # a failed autograde: 0 as well
     assert list(_dicts(out)[0]) == ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
                                     "email", "raw_score", "late_submission_penalty", "score", "max_score"]
 
@@ -119,7 +124,7 @@ def test_canvas_has_its_documented_header_and_points_possible_row(gradebook, tmp
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "hw", "hw2"]
     assert rows[0][:5] == CANVAS_STUDENT_COLUMNS
     assert rows[1][0].strip() == "Points Possible" and rows[1][1:] == ["", "", "", "", "22", "4"]
-    assert sorted(row[3] for row in rows[2:]) == sorted(CLASS)  # one row per student, none twice
+    assert sorted(row[3] for row in rows[2:]) == STUDENTS  # one row per student, none twice
 
 
 def test_pending_hand_grading_is_an_empty_cell_listed_apart_never_12_of_22(gradebook, tmp_path):
@@ -146,7 +151,7 @@ def test_fully_graded_a_real_zero_and_nothing_handed_in(gradebook, tmp_path):
     listed = {(r["student"], r["assignment"]): r["status"] for r in _dicts(written.pending_path)}
     assert listed[("dan", "hw")] == listed[("cat", "hw2")] == "not handed in"
     assert ("cat", "hw") not in listed and ("bob", "hw2") not in listed  # real zeros are grades
-    assert (written.graded, written.pending, written.missing) == (5, 1, 4)
+    assert (written.graded, written.pending, written.missing, written.not_autograded) == (5, 1, 5, 1)
 
 
 def test_late_penalty_is_subtracted_as_nbgrader_does(gradebook, tmp_path):
@@ -174,7 +179,7 @@ def test_roster_adds_students_with_nothing_handed_in_and_gives_lms_ids(gradebook
     assert canvas["bob"]["Student"] == "Doe, Bob"  # not in the roster: the gradebook's name
     listed = {(r["student"], r["assignment"]): r["status"] for r in _dicts(written.pending_path)}
     assert listed[("fay", "hw")] == "not handed in"
-    assert written.students == 6 and any("not in" in note for note in written.notes)
+    assert written.students == len(STUDENTS) + 1 and any("not in" in note for note in written.notes)
 
 
 def test_without_a_roster_the_nbgrader_id_is_the_login_and_it_says_so(gradebook, tmp_path):
@@ -199,7 +204,7 @@ def test_moodle_has_an_identifier_column_and_one_column_per_grade_item(gradebook
     rows = _rows(out)
     assert rows[0] == MOODLE_STUDENT_COLUMNS + ["hw", "hw2"] == ["Username", "ID number", "Email address", "hw", "hw2"]
     moodle = {row[0]: row for row in rows[1:]}
-    assert len(rows) == 1 + len(CLASS)  # no Points Possible row: Moodle would read it as a user
+    assert len(rows) == 1 + len(STUDENTS)  # no Points Possible row: Moodle would read it as a user
     assert moodle["ann"] == ["ann", "S001", "ann@example.org", "", "4"]
     assert moodle["bob"][3:] == ["19", "0"] and moodle["eve"][3] == "15" and moodle["dan"][3:] == ["", ""]
     assert written.pending_path == tmp_path / "moodle-pending.csv" and written.pending_path.exists()
@@ -209,7 +214,7 @@ def test_tidy_csv_has_one_row_per_student_and_assignment_with_a_status(gradebook
     out = tmp_path / "tidy.csv"
     written = export_grades(gradebook=gradebook, to="csv", out=out)
     rows = _dicts(out)
-    assert list(rows[0]) == TIDY_COLUMNS and len(rows) == len(CLASS) * 2 and written.pending_path is None
+    assert list(rows[0]) == TIDY_COLUMNS and len(rows) == len(STUDENTS) * 2 and written.pending_path is None
     by = {(r["student"], r["assignment"]): r for r in rows}
     ann = by[("ann", "hw")]
     assert (ann["status"], ann["autograded"], ann["autograded_max"], ann["written"], ann["written_max"],
@@ -218,6 +223,16 @@ def test_tidy_csv_has_one_row_per_student_and_assignment_with_a_status(gradebook
     assert (by[("cat", "hw")]["status"], by[("cat", "hw")]["total"]) == ("graded", "0")
     dan = by[("dan", "hw")]
     assert (dan["status"], dan["total"], dan["autograded"], dan["max"]) == ("not handed in", "", "", "22")
+
+
+def test_a_hand_in_nbgrader_never_autograded_is_neither_0_nor_waiting_for_a_grader(gradebook, tmp_path):
+    """gus's autograde failed after nbgrader recorded his hand-in: nbgrader's export gives 0.0;
+    here the cell is empty even with --include-pending, and listed as not autograded."""
+    written, _, canvas = _canvas(gradebook, tmp_path, include_pending=True)
+    assert canvas["gus"]["hw"] == ""
+    gus = next(r for r in _dicts(written.pending_path) if (r["student"], r["assignment"]) == NEVER_AUTOGRADED)
+    assert (gus["status"], gus["in_file"]) == ("not autograded", "empty")
+    assert written.not_autograded == 1 and "1 not autograded" in written.summary()
 
 
 def test_only_the_assignments_asked_for(gradebook, tmp_path):

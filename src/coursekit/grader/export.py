@@ -27,6 +27,8 @@ from coursekit.grader.gradebook import GradeSheet, StudentRecord, SubmissionScor
 
 FORMATS = ("canvas", "moodle", "csv")
 GRADED, PENDING, MISSING = "graded", "pending hand-grading", "not handed in"
+NOT_AUTOGRADED = "not autograded"  # handed in, but nbgrader's autograde failed (see build/reasons.csv)
+STATUSES = (GRADED, PENDING, MISSING, NOT_AUTOGRADED)
 
 # Canvas: Grades → Import takes the CSV its own Grades → Export writes. Canvas's guides ("How do
 # I import grades in the Gradebook?", Instructure Community; the same columns in e.g. Ohio State's
@@ -74,6 +76,8 @@ class Cell:
     def status(self) -> str:
         if self.score is None:
             return MISSING
+        if not self.score.autograded_ok:
+            return NOT_AUTOGRADED
         return PENDING if self.score.pending > 0 else GRADED
 
 
@@ -91,13 +95,17 @@ class Exported:
     missing: int
     include_pending: bool
     roster: bool
+    not_autograded: int = 0
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        held = "with the points so far (--include-pending: NOT final)" if self.include_pending else "left empty"
+        empty = "left empty" if self.to != "csv" else "total left empty"
+        held = "with the points so far (--include-pending: NOT final)" if self.include_pending else empty
         line = (f"{self.to}: wrote {self.path}: {self.students} students × {len(self.assignments)} assignments: "
                 f"{self.graded} graded, {self.pending} waiting for hand-grading ({held}), "
-                f"{self.missing} not handed in (left empty)")
+                f"{self.missing} not handed in ({empty})")
+        if self.not_autograded:
+            line += f", {self.not_autograded} not autograded ({empty}; build/reasons.csv says why)"
         if self.pending_path is not None:
             line += f"; listed in {self.pending_path}"
         return line
@@ -176,10 +184,11 @@ def export_grades(
         _write_lms(out, to, sheet, people, cells, include_pending)
         pending_path = out.with_name(f"{out.stem}-pending.csv")
         _write_pending(pending_path, cells, include_pending)
-    counts = {status: sum(c.status == status for c in cells) for status in (GRADED, PENDING, MISSING)}
+    counts = {status: sum(c.status == status for c in cells) for status in STATUSES}
     return Exported(to=to, path=out, pending_path=pending_path, students=len(students),
                     assignments=list(sheet.max_scores), graded=counts[GRADED], pending=counts[PENDING],
-                    missing=counts[MISSING], include_pending=include_pending, roster=roster is not None, notes=notes)
+                    missing=counts[MISSING], include_pending=include_pending, roster=roster is not None, notes=notes,
+                    not_autograded=counts[NOT_AUTOGRADED])
 
 
 _NO_ROSTER = {
@@ -220,8 +229,9 @@ def _points(value: float) -> str:
 
 def _lms_value(cell: Cell, include_pending: bool) -> str:
     """The LMS cell: the total after the late penalty; empty when nothing was handed in, and
-    when answers still wait for a grader (unless the points so far were asked for)."""
-    if cell.score is None or (cell.status == PENDING and not include_pending):
+    when answers still wait for a grader (unless the points so far were asked for), and when
+    nbgrader never autograded it (there are no points so far to give)."""
+    if cell.status in (MISSING, NOT_AUTOGRADED) or (cell.status == PENDING and not include_pending):
         return ""
     return _points(cell.score.total)
 
@@ -259,7 +269,7 @@ def _write_pending(path: Path, cells: list[Cell], include_pending: bool) -> None
                 cell.student, cell.assignment, cell.status,
                 "" if score is None else _points(score.total), "" if score is None else _points(score.pending),
                 _points(cell.max_score),
-                "points so far" if score is not None and include_pending else "empty",
+                "points so far" if cell.status == PENDING and include_pending else "empty",
             ])
 
 

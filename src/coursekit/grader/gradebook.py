@@ -95,6 +95,7 @@ class SubmissionScore:
     written_max: float
     pending: float  # the points of every cell that still needs a manual grade
     late_penalty: float  # nbgrader's SubmittedAssignment.late_submission_penalty (0 when none)
+    autograded_ok: bool = True  # False: a test cell nbgrader never scored (its autograde failed)
 
     @property
     def awarded(self) -> float:
@@ -139,9 +140,15 @@ def _submission_score(submission, assignment_id: str) -> SubmissionScore:
     points = {"code": 0.0, "written": 0.0}
     maxima = {"code": 0.0, "written": 0.0}
     pending = 0.0
+    never_scored = False
     for notebook in submission.notebooks:
+        answers = {cell.name for cell in notebook.notebook.solution_cells}
         for grade in notebook.grades:
             kind = "code" if grade.cell_type == "code" else "written"  # markdown answers and tasks
+            # SaveAutoGrades scores every test cell (a code grade cell that is no answer); one
+            # without any score was never autograded: nbgrader records the hand-in, then fails
+            never_scored |= (kind == "code" and grade.name not in answers
+                             and grade.auto_score is None and grade.manual_score is None)
             maxima[kind] += float(grade.max_score or 0.0)
             if grade.needs_manual_grade:
                 pending += float(grade.max_score or 0.0)
@@ -151,7 +158,7 @@ def _submission_score(submission, assignment_id: str) -> SubmissionScore:
         student=submission.student.id, assignment=assignment_id,
         autograded=points["code"], autograded_max=maxima["code"],
         written=points["written"], written_max=maxima["written"], pending=pending,
-        late_penalty=float(submission.late_submission_penalty or 0.0),
+        late_penalty=float(submission.late_submission_penalty or 0.0), autograded_ok=not never_scored,
     )
 
 
