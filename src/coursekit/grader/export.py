@@ -116,8 +116,9 @@ def read_roster(path: Path) -> list[RosterEntry]:
     sis_id, email, section and lms_id. Other columns are ignored."""
     try:
         with Path(path).open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
-            header = [] if not rows else list(rows[0])
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            header = list(reader.fieldnames or [])
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise ExportError(f"{path}: cannot read the roster: {error}") from error
     if "student_id" not in header:
