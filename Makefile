@@ -23,7 +23,7 @@ PARTIAL_OK = || { status=$$?; test $$status -eq 3 || exit $$status; \
 	echo "note: some hand-ins were refused or not graded; see the lines above, rejected.csv and reasons.csv"; }
 ALLOW_ROOT := $(if $(filter 0,$(USER_ID)),--allow-root)
 
-.PHONY: help setup browser demo test test-fast test-browser lab build check bundle grade report bench test-lowest lint tidy clean
+.PHONY: help setup browser demo test test-fast test-browser lab build check bundle grade export report bench test-lowest lint tidy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -66,6 +66,10 @@ bundle: $(STAMP) ## zip what students receive (build/kfor-in-numbers-student.zip
 grade: $(STAMP) ## grade a folder of submissions: make grade SUBMISSIONS=path/to/folder
 	@test -n "$${SUBMISSIONS:-}" || { echo "usage: make grade SUBMISSIONS=path/to/folder" >&2; exit 2; }
 	$(COURSEKIT) grade "$(SUBMISSIONS)" $(PARTIAL_OK)
+
+export: $(STAMP) ## grades for an LMS: make export TO=canvas|moodle|csv FILE=build/canvas.csv [ROSTER=class.csv]
+	@test -n "$${TO:-}" -a -n "$${FILE:-}" || { echo "usage: make export TO=canvas|moodle|csv FILE=build/canvas.csv [ROSTER=class.csv]" >&2; exit 2; }
+	$(COURSEKIT) export --to "$(TO)" "$(FILE)" $(if $(ROSTER),--roster "$(ROSTER)")
 
 report: $(STAMP) ## grade distribution and item analysis of the last grading run (build/report/)
 	coursekit report

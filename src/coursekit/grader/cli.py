@@ -20,7 +20,7 @@ from pathlib import Path
 
 from coursekit import notebooks, seeds
 from coursekit.errors import CoursekitError
-from coursekit.grader import build, bundle, gate, report, sampleclass, terminal
+from coursekit.grader import build, bundle, export, gate, report, sampleclass, terminal
 from coursekit.grader.collect import LAYOUTS, LMS_FILE_PATTERN
 from coursekit.grader.course import Course, demo_workspace, instructor_workspace
 from coursekit.grader.pipeline import Run, grade, grade_class
@@ -84,6 +84,19 @@ def _report(args: argparse.Namespace) -> int:
     written = report.write_report(workspace=instructor_workspace(course),
                                   assignments=args.assignment or course.assignments())
     terminal.print_report(written)
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    course = _course(args)
+    written = export.export_grades(
+        gradebook=instructor_workspace(course).gradebook, to=args.to, out=args.file,
+        assignments=[course.assignment(a) for a in args.assignment] if args.assignment else None,
+        roster=args.roster, include_pending=args.include_pending,
+    )
+    print(written.summary())
+    for note in written.notes:
+        print(f"note: {note}")
     return EXIT_OK
 
 
@@ -172,6 +185,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="start every kernel from scratch instead of forking a pre-imported one")
 
     only_assignment(command("report", _report, "grade distribution and item analysis (PNG, CSV, HTML)"))
+
+    sub = command("export", _export, "grades for an LMS (Canvas, Moodle) or a tidy CSV, from build/gradebook.db")
+    sub.add_argument("--to", choices=export.FORMATS, required=True,
+                     help="canvas or moodle: their grade-import CSV; csv: one row per student and assignment")
+    sub.add_argument("file", type=Path, metavar="FILE", help="the CSV to write (e.g. build/canvas.csv)")
+    only_assignment(sub)
+    sub.add_argument("--roster", type=Path, default=None, metavar="CSV",
+                     help="class list: student_id, optional name, sis_id, email, section, lms_id; adds students "
+                          "who handed in nothing and gives the LMS ids")
+    sub.add_argument("--include-pending", action="store_true",
+                     help="export the points so far of hand-ins still waiting for hand-grading (not final)")
 
     sub = command("bundle", _bundle, "zip what students receive: lessons, exercises, seeds, toolkit")
     sub.add_argument("--out", type=Path, default=None, help="default: build/kfor-in-numbers-student.zip")
