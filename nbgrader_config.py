@@ -35,7 +35,7 @@ c.Autograde.autograde_preprocessors = [
 
 # Feedback shows each test's result and message, never hidden test code.
 c.GenerateFeedback.preprocessors = [
-    "nbgrader.preprocessors.GetGrades",
+    "coursekit.grader.feedback.FeedbackGrades",  # nbgrader's GetGrades, and which answers wait for a grader
     "coursekit.grader.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
@@ -76,3 +76,10 @@ c.Execute.timeout = 60
 # c.Sandbox.notebook_mb = 20        # largest notebook accepted
 # c.Sandbox.json_depth = 64         # deepest nesting in a notebook's JSON
 # c.Sandbox.number_digits = 100     # longest number literal in a notebook's JSON
+
+# `nbgrader validate` prints each message whole: nbgrader's Validator cuts every line at
+# c.Validator.width (90) columns, and width also draws its ===== rules, so it is left as
+# it is and the cut is taken out instead (coursekit.validate, also in the student edition).
+from coursekit import validate  # noqa: E402
+
+validate.install()

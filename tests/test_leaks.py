@@ -91,14 +91,14 @@ def test_student_bundle_holds_only_student_material(tmp_path):
     """Does the zip handed to students leave out solutions, tests, docs and every secret line?"""
     import zipfile
 
-    from coursekit.grader.bundle import STUDENT_BUNDLE, student_bundle
+    from coursekit.grader.bundle import STUDENT_BUNDLE, STUDENT_FILES, student_bundle
     from coursekit.grader.course import Course
 
     out = student_bundle(course=Course.at(ROOT), out=tmp_path / "bundle.zip")
     with zipfile.ZipFile(out) as bundle:
         names = bundle.namelist()
         tops = {name.split("/")[1] for name in names}
-        assert tops <= set(STUDENT_BUNDLE)
+        assert tops <= {*STUDENT_BUNDLE, *STUDENT_FILES, "pyproject.toml", "environment.yml"}
         assert {"lessons", "exercises", "seeds", "src"} <= tops
         bundle.extractall(tmp_path / "unzipped")
     course_text, code_text = [], []

@@ -251,3 +251,123 @@ def test_a_symlink_entry_in_a_zip_is_refused(course_copy, tmp_path):
     folder, rejected = collect.unpack_lms_zip(course=course, archive=path, target=tmp_path / "out")
     assert [r.reason for r in rejected] == ["a symbolic link in the archive; not unpacked"]
     assert sorted(p.parent.parent.name for p in folder.rglob("*.ipynb")) == ["ada"]
+
+
+# --- layouts (issue 16): every common layout read, or refused by name ---------------------
+
+A02 = "02-extracting-claims"
+BEN = ROOT / "tests/fixtures/submissions/ben" / A02 / f"{A02}.ipynb"
+
+
+def _collect(course_copy, folder):
+    course = Course.at(course_copy)
+    workspace = instructor_workspace(course)
+    return collect.collect(course=course, submissions=folder, workspace=workspace), workspace
+
+
+def _graded(workspace) -> dict[str, bytes]:
+    return {str(p.relative_to(workspace.submitted)): p.read_bytes() for p in workspace.submitted.rglob("*.ipynb")}
+
+
+def test_a_flat_folder_of_student_notebook_files_is_read(course_copy, tmp_path):
+    """FOLDER/<student>_<notebook>.ipynb: each file placed by its name."""
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    shutil.copy(ADA, folder / f"ada_{A01}.ipynb")
+    shutil.copy(BEN, folder / f"ben_{A02}.ipynb")
+    collected, workspace = _collect(course_copy, folder)
+    assert collected.layout == "a flat folder of notebooks"
+    assert set(collected.accepted) == {("ada", A01), ("ben", A02)}
+    assert _graded(workspace) == {f"ada/{A01}/{A01}.ipynb": ADA.read_bytes(),
+                                  f"ben/{A02}/{A02}.ipynb": BEN.read_bytes()}
+    assert collected.rejected == []
+
+
+def test_an_unzipped_canvas_download_is_read_and_the_latest_resubmission_graded(course_copy, tmp_path):
+    """The Canvas zip's names, unzipped by hand: late marker, ids, "-1" re-submissions."""
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    shutil.copy(ADA, folder / f"ada_12345_678901_{A01}.ipynb")
+    shutil.copy(BEN, folder / f"chloe_late_12345_678902_{A02}.ipynb")
+    (folder / f"chloe_late_12345_678903_{A02}-1.ipynb").write_bytes(ADA.read_bytes())  # later, graded
+    (folder / "eve_1_2_my-homework.ipynb").write_bytes(ADA.read_bytes())
+    collected, workspace = _collect(course_copy, folder)
+    assert set(collected.accepted) == {("ada", A01), ("chloe", A02)}
+    assert _graded(workspace)[f"chloe/{A02}/{A02}.ipynb"] == ADA.read_bytes()
+    assert any("replaced by the later re-submission" in note for note in collected.notes[("chloe", A02)])
+    reasons = {r.path.name: r.reason for r in collected.rejected}
+    assert reasons == {"eve_1_2_my-homework.ipynb": "'my-homework.ipynb' is not the notebook of any assignment"}
+
+
+def test_student_folders_holding_the_notebooks_directly_are_read(course_copy, tmp_path):
+    """FOLDER/<student>/<notebook>.ipynb: the notebook's name says which assignment."""
+    folder = tmp_path / "class"
+    (folder / "ada").mkdir(parents=True)
+    (folder / "ben").mkdir()
+    shutil.copy(ADA, folder / "ada" / ADA.name)
+    shutil.copy(BEN, folder / "ben" / BEN.name)
+    (folder / "ben" / "scratch.ipynb").write_bytes(ADA.read_bytes())
+    collected, workspace = _collect(course_copy, folder)
+    assert set(collected.accepted) == {("ada", A01), ("ben", A02)}
+    assert [(r.path.name, r.student) for r in collected.rejected] == [("scratch.ipynb", "ben")]
+
+
+def test_assignment_folders_holding_student_folders_are_read(course_copy, tmp_path):
+    """FOLDER/<assignment>/<student>/…: the other way round from nbgrader's."""
+    folder = tmp_path / "class"
+    shutil.copytree(ADA.parent, folder / A01 / "ada")
+    shutil.copytree(BEN.parent, folder / A02 / "ben")
+    collected, workspace = _collect(course_copy, folder)
+    assert collected.layout.startswith("per-assignment")
+    assert set(collected.accepted) == {("ada", A01), ("ben", A02)}
+    assert collected.rejected == []
+
+
+def test_one_students_folder_is_refused_saying_what_to_point_at(course_copy, tmp_path):
+    folder = tmp_path / "ada"
+    shutil.copytree(ADA.parent, folder / A01)
+    with pytest.raises(CourseError, match=r"ada: this is one student's folder .*01-reading-the-source"
+                                          r".*one folder per student"):
+        _collect(course_copy, folder)
+
+
+def test_a_notebook_beside_the_student_folders_is_refused_not_ignored(course_copy, tmp_path):
+    folder = tmp_path / "class"
+    shutil.copytree(ADA.parent, folder / "ada" / A01)
+    shutil.copy(BEN, folder / BEN.name)
+    collected, _ = _collect(course_copy, folder)
+    assert set(collected.accepted) == {("ada", A01)}
+    assert [r.path.name for r in collected.rejected] == [BEN.name]
+    assert "beside the student folders" in collected.rejected[0].reason
+
+
+@pytest.mark.parametrize("layout", ["empty", "unrelated files", "all refused"])
+def test_nothing_to_grade_is_an_error_naming_what_was_found_and_the_layouts_read(layout, course_copy, tmp_path):
+    """Before issue 16 each of these "graded" 0 submissions and exited 0."""
+    from coursekit.grader.pipeline import Run, grade_class
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    if layout == "unrelated files":
+        (folder / "notes").mkdir()
+        (folder / "notes" / "todo.txt").write_text("x")
+    if layout == "all refused":
+        (folder / f"ada_{A01}.ipynb").write_text("{")
+    course = Course.at(course_copy)
+    with pytest.raises(CourseError) as raised:
+        grade_class(course=course, submissions=folder, assignments=[A01], run=Run(workers=1))
+    message = str(raised.value)
+    assert f"{folder}: nothing to grade" in message
+    assert "FOLDER/<student>/<assignment>/<notebook>.ipynb" in message and "Canvas" in message
+    if layout == "all refused":
+        assert f"refused {folder / f'ada_{A01}.ipynb'}: not valid JSON" in message
+        assert instructor_workspace(course).rejected_csv.is_file()
+
+
+def test_hand_ins_only_of_other_assignments_is_nothing_to_grade(course_copy, tmp_path):
+    from coursekit.grader.pipeline import Run, grade_class
+
+    folder = tmp_path / "class"
+    shutil.copytree(BEN.parent, folder / "ben" / A02)
+    with pytest.raises(CourseError, match=rf"hand-ins of {A02}, none of {A01}"):
+        grade_class(course=Course.at(course_copy), submissions=folder, assignments=[A01], run=Run(workers=1))

@@ -17,6 +17,7 @@ from traitlets.config import Config
 from coursekit.grader.autograde import worker_settings
 from coursekit.grader.config import load_config
 from coursekit.grader.course import Course, instructor_workspace
+from coursekit.grader.errors import CourseError
 from coursekit.grader.execution.safe_execute import INCIDENTS_KEY, SafeExecute
 from coursekit.grader.isolation.policy import KernelSpec, Policy
 from coursekit.grader.limits import Sandbox
@@ -97,9 +98,10 @@ def test_the_notebook_size_limit_reaches_collect(course_copy, tmp_path):
     nb = nbformat.read(course.release_notebook(assignment_id), as_version=4)
     nb.cells.append(nbformat.v4.new_markdown_cell("x" * 2 * 2**20))
     nbformat.write(nb, handed_in)
-    result = grade_class(course=course, submissions=tmp_path / "class", assignments=[assignment_id],
-                         run=Run(release=False, export=False))
-    assert [r.reason for r in result.rejected] == ["2.0 MiB, over the 1 MiB limit (c.Sandbox.notebook_mb)"]
+    with pytest.raises(CourseError) as raised:  # the only hand-in refused: nothing to grade
+        grade_class(course=course, submissions=tmp_path / "class", assignments=[assignment_id],
+                    run=Run(release=False, export=False))
+    assert f"refused {handed_in}: 2.0 MiB, over the 1 MiB limit (c.Sandbox.notebook_mb)" in str(raised.value)
 
 
 @pytest.mark.parametrize("select_in_config", [True, False])

@@ -49,7 +49,7 @@ def test_sample_class_gets_the_expected_grades_and_bad_files_are_named(course_co
     (submissions / "xia" / assignment_id / f"{assignment_id}.ipynb").write_text("", encoding="utf-8")
 
     done = coursekit("grade", str(submissions), course=course_copy)
-    assert done.returncode == 1, done.stderr  # some hand-ins were rejected
+    assert done.returncode == 3, done.stderr  # graded, but some hand-ins were rejected
     out = " ".join(done.stdout.split())
     assert f"zed/{assignment_id}/{assignment_id}.ipynb: not valid JSON" in out
     assert "my homework.ipynb: unexpected file name" in out

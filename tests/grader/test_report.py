@@ -83,3 +83,52 @@ def test_an_empty_gradebook_is_one_clear_error(tmp_path):
         gb.add_assignment("hw")
     with pytest.raises(ReportError, match="no graded submissions to report on"):
         write_report(workspace=ws, assignments=["hw"])
+
+
+LAPTOP_WIDTH = 1200  # px: what a laptop screen shows without scrolling or scaling
+
+
+def _scores(assignments: list[str]):
+    import pandas as pd
+
+    rows = [{"student": f"s{n}", "assignment": a, "autograded": float(n % 5), "autograded_max": 4.0,
+             "written_max": 6.0, "needs_manual_grade": n % 2 == 0} for a in assignments for n in range(12)]
+    scores = pd.DataFrame(rows)
+    scores["percent"] = 100 * scores["autograded"] / scores["autograded_max"]
+    return scores
+
+
+def _texts(fig) -> set[str]:
+    texts = {t.get_text() for ax in fig.axes for t in ax.texts + [ax.title, ax.xaxis.label, ax.yaxis.label]}
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        texts |= {t.get_text() for t in legend.get_texts()} if legend else set()
+    texts |= {t.get_text() for legend in fig.legends for t in legend.get_texts()}
+    return texts | ({fig._suptitle.get_text()} if fig._suptitle else set())
+
+
+def test_the_charts_fit_a_laptop_screen_with_readable_labels(tmp_path):
+    """Are the saved PNGs at most 1200 px wide with four assignments and the overall panel,
+    and do the legend and axes say "needs hand grading" / "autograded only", never a
+    column name such as needs_manual_grade or True/False?"""
+    from matplotlib.image import imread
+
+    from coursekit.grader.report import distribution_figure, save_chart
+
+    assignments = ["01-reading-the-source", "02-extracting-claims", "03-charting-troop-numbers",
+                   "04-tracing-claims"]
+    fig = distribution_figure(_scores(assignments), assignments)
+    path = save_chart(fig, tmp_path / "grade_distribution.png")
+    height, width = imread(path).shape[:2]
+    assert width <= LAPTOP_WIDTH and height <= 1000, (width, height)
+    texts = _texts(fig)
+    assert {"needs hand grading", "autograded only"} <= texts, texts
+    assert not any("needs_manual_grade" in t or t in {"True", "False"} for t in texts), texts
+
+
+def test_the_report_page_uses_readable_column_names(workspace):
+    """Does the page's score table say "hand grading" in words, not needs_manual_grade True/False?"""
+    page = write_report(workspace=workspace, assignments=["hw"]).html.read_text(encoding="utf-8")
+    scores = page.split("<h2>Scores</h2>")[1]
+    assert "needs_manual_grade" not in scores and ">True<" not in scores and ">False<" not in scores
+    assert "<th>hand grading</th>" in scores and ("autograded only" in scores or "needs hand grading" in scores)

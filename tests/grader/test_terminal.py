@@ -41,6 +41,21 @@ def test_the_summary_names_everything_once(tmp_path):
     assert f"reasons:  {tmp_path / 'reasons.csv'}" in text
 
 
+def test_a_flagged_line_is_capped_at_a_word(tmp_path):
+    """Is a long run of flags cut at a word with "…" in the terminal, never mid-word?"""
+    from coursekit.grader.terminal import FLAGS_WIDTH
+
+    flags = tuple(f"cell {n} raised ValueError: a message long enough to need cutting" for n in range(20))
+    report = _report(tmp_path)
+    report.reasons[0] = Reason("ann", "01-a", 3.0, 4.0, flags=flags)
+    console = Console(width=1000, record=True)
+    print_grades(report, console=console)
+    (line,) = [line for line in console.export_text().splitlines() if line.startswith("flagged")]
+    shown = line.split(": ", 1)[1]
+    assert shown.endswith("…") and len(shown) <= FLAGS_WIDTH
+    assert "; ".join(flags).startswith(shown[:-1]) and shown[:-1].split()[-1] in "; ".join(flags).split()
+
+
 MARKUP = ["[bold red]x[/]", "[link=https://evil.example]click[/link]", "[/]", "[red", "x\\", "[/bold]"]
 
 
@@ -87,3 +102,48 @@ def test_control_unescaped_markup_crashes_or_renders():
     console = Console(record=True, width=200)
     console.print(f"flagged: {MARKUP[1]}")
     assert "[link=" not in console.export_text()
+
+
+LONG_FAILURE = ("AssertionError: paragraphs(ARTICLE) gives a new list each time, but the third paragraph "
+                "is split in two where the dateline ends")
+
+
+def _written(tmp_path: Path):
+    import pandas as pd
+
+    from coursekit.grader.report import ITEM_COLUMNS, Written
+
+    table = pd.DataFrame([["01-a", "test_[bold]x[/bold]", 2.0, 3, 2, 2 / 3, f"{LONG_FAILURE} (2)"],
+                          ["01-a", "test_y", 1.0, 3, 0, 0.0, ""]], columns=ITEM_COLUMNS)
+    return Written(html=tmp_path / "report.html", distribution=tmp_path / "d.png", items=tmp_path / "i.png",
+                   items_csv=tmp_path / "i.csv", grades_csv=tmp_path / "g.csv", table=table)
+
+
+def test_the_item_analysis_is_a_table_of_percentages_with_nothing_cut(tmp_path):
+    """Is the item analysis a table with "67%" (not 0.666667), every failure message whole
+    (wrapped, never cut with "..." or "…"), and student-derived text printed as text?"""
+    from coursekit.grader.terminal import print_report
+
+    for width in (100, 400):
+        console = Console(width=width, record=True)
+        print_report(_written(tmp_path), console=console)
+        text = console.export_text()
+        assert "67%" in text and "0%" in text and "0.666667" not in text and "0.0" not in text
+        assert "..." not in text and "…" not in text
+        last_column = "".join(line.split("│")[7] for line in text.splitlines() if line.count("│") == 8)
+        assert "".join(LONG_FAILURE.split()) in "".join(last_column.split()), width  # wrapped, all there
+    assert LONG_FAILURE in text and "test_[bold]x[/bold]" in text  # at 400 columns, on one line
+    assert f"items_csv: {tmp_path / 'i.csv'}" in text
+
+
+def test_a_student_who_wrote_nothing_is_not_done(tmp_path):
+    """Does the written column say "nothing submitted" when every written answer was left as
+    released, and "done" only when something was written and graded?"""
+    report = _report(tmp_path)
+    report.scores = [AssignmentScore("ann", "01-a", 3.0, 4.0, 2.0, False, written_blank=True),
+                     AssignmentScore("bob", "01-a", 4.0, 4.0, 2.0, False)]
+    console = Console(width=200, record=True)
+    print_grades(report, console=console)
+    rows = {line.split("│")[1].strip(): line for line in console.export_text().splitlines() if line.count("│") > 2}
+    assert "nothing submitted" in rows["ann"] and "done" not in rows["ann"]
+    assert "done" in rows["bob"]

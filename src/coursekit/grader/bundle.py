@@ -1,25 +1,37 @@
-"""The student bundle: a zip of exactly what students may have.
+"""The student edition: a zip of exactly what students may have, made for students.
 
-Lessons, exercises, seeds and the student toolkit; never solutions/, tests/ (answer
-keys, variants, sample class), docs/ (grading guides), the gradebook, or the grader
-(`coursekit.grader`, whose tamper scan explains how to evade it). The bundle's
-pyproject.toml declares no grader entry points, so installing it installs the toolkit.
+Lessons, exercises, seeds and the student toolkit (`coursekit` without its grader), with
+the student edition's own README, Makefile and nbgrader_config.py from `student/`, and a
+pyproject.toml and environment.yml that install only what a student needs. Never
+solutions/, tests/ (answer keys, variants, sample class), docs/ (grading guides), the
+gradebook, or the grader (`coursekit.grader`, whose tamper scan explains how to evade it,
+and `coursekit.judge`, which runs the hidden tests).
 """
 
 from __future__ import annotations
 
+import re
+import tomllib
 import zipfile
 from pathlib import Path
 
 from coursekit.grader.course import Course
 
-STUDENT_BUNDLE = ("README.md", "LICENSE", "Makefile", "pyproject.toml", "environment.yml",
-                  "lessons", "exercises", "seeds", "src")
+TOP = Path("kfor-in-numbers")  # the folder the zip unpacks into (the student README names it)
+# From the course, as they are.
+STUDENT_BUNDLE = ("LICENSE", "lessons", "exercises", "seeds", "src")
+# The student edition's own files, in student/ of the course: they replace the instructor's.
+STUDENT_FILES = ("README.md", "Makefile", "nbgrader_config.py")
 # Inside src/: what only instructors run.
-GRADER_PARTS = (Path("src/coursekit/grader"), Path("src/coursekit/cli.py"))
-# pyproject.toml sections that name grader modules.
-GRADER_SECTIONS = ("[project.scripts]", '[project.entry-points."jupyter_client.kernel_provisioners"]',
-                   "[tool.setuptools.package-data]")  # the grader's page templates
+GRADER_PARTS = (Path("src/coursekit/grader"), Path("src/coursekit/judge"), Path("src/coursekit/cli.py"))
+# pyproject.toml sections a student's install keeps; the rest (test extras, the grader's
+# entry points and page templates, pytest and ruff settings) is the instructor's.
+STUDENT_SECTIONS = ("[build-system]", "[project]", "[tool.setuptools.packages.find]")
+# Distributions only the grader imports (tests/grader/test_bundle.py checks that nothing in
+# the student edition imports them).
+GRADER_ONLY_DEPENDENCIES = ("distributed", "nh3", "rich")
+STUDENT_DESCRIPTION = ('description = "Reading the Source - KFOR in numbers: '
+                       'the students\' toolkit (seeds, charts, claims)"\n')
 
 
 def _is_grader(relative: Path) -> bool:
@@ -31,21 +43,50 @@ def _skipped(relative: Path) -> bool:
             or (relative.parts[0] == "src" and ".egg-info" in str(relative)) or _is_grader(relative))
 
 
+def _distribution(requirement: str) -> str:
+    return re.split(r"[<>=!~; \[]", requirement.strip(), maxsplit=1)[0].lower()
+
+
 def student_pyproject(text: str) -> str:
-    """pyproject.toml without the sections that name grader modules."""
-    kept, dropping = [], False
+    """pyproject.toml with the student's sections only, and without grader-only dependencies."""
+    kept, keeping = [], True
     for line in text.splitlines(keepends=True):
         if line.startswith("["):
-            dropping = line.strip() in GRADER_SECTIONS
-        if not dropping:
-            kept.append(line)
-    return "".join(kept)
+            keeping = line.strip() in STUDENT_SECTIONS
+        if not keeping or line.lstrip().startswith("#"):  # comments speak to instructors
+            continue
+        if line.startswith("description ="):
+            line = STUDENT_DESCRIPTION
+        quoted = re.fullmatch(r'\s*"([^"]+)",?\s*', line)
+        if quoted and _distribution(quoted.group(1)) in GRADER_ONLY_DEPENDENCIES:
+            continue
+        kept.append(line)
+    return "".join(kept).rstrip("\n") + "\n"
+
+
+def student_environment(pyproject: str) -> str:
+    """environment.yml for conda users, from the student pyproject's dependencies."""
+    project = tomllib.loads(pyproject)["project"]
+    lines = ["# conda-forge environment for the student edition (the same packages as pyproject.toml).",
+             "name: kfor-in-numbers", "channels:", "  - conda-forge", "dependencies:",
+             f"  - python {project['requires-python']}", "  - pip"]
+    for requirement in project["dependencies"]:
+        name = _distribution(requirement)
+        bounds = requirement.strip()[len(name):].strip()
+        lines.append(f"  - {name} {bounds}".rstrip())
+    lines += ["  - pip:", "      - -e ."]
+    return "\n".join(lines) + "\n"
 
 
 def student_bundle(*, course: Course, out: Path) -> Path:
     """Write the zip to `out`; return it."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    pyproject = student_pyproject((course.root / "pyproject.toml").read_text(encoding="utf-8"))
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        for name in STUDENT_FILES:
+            bundle.write(course.root / "student" / name, str(TOP / name))
+        bundle.writestr(str(TOP / "pyproject.toml"), pyproject)
+        bundle.writestr(str(TOP / "environment.yml"), student_environment(pyproject))
         for part in STUDENT_BUNDLE:
             source = course.root / part
             if not source.exists():
@@ -53,11 +94,6 @@ def student_bundle(*, course: Course, out: Path) -> Path:
             files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
             for path in files:
                 relative = path.relative_to(course.root)
-                if _skipped(relative):
-                    continue
-                name = Path("kfor-in-numbers") / relative
-                if relative == Path("pyproject.toml"):
-                    bundle.writestr(str(name), student_pyproject(path.read_text(encoding="utf-8")))
-                else:
-                    bundle.write(path, name)
+                if not _skipped(relative):
+                    bundle.write(path, str(TOP / relative))
     return out

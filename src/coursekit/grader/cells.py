@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from nbformat import NotebookNode, from_dict
 from nbgrader import utils
 
+from coursekit.grader.text import words
 from coursekit.notebooks import grade_id
 
-__all__ = ["grade_id", "is_answer", "is_solution", "is_test", "is_written_answer", "written_by_student"]
+__all__ = ["grade_id", "is_answer", "is_solution", "is_test", "is_written_answer", "question", "written_by_student"]
 
 
 def _node(cell: Mapping) -> NotebookNode | None:
@@ -61,3 +62,26 @@ def written_by_student(cell: Mapping) -> bool:
     if node is None or not (node.metadata.get("nbgrader") or {}):
         return True
     return bool(utils.is_solution(node)) or not (utils.is_locked(node) or utils.is_grade(node))
+
+
+def _heading(cell: Mapping) -> str | None:
+    """The last heading line of a markdown cell, without its #s, backticks and bold marks."""
+    found = None
+    for line in str(cell.get("source", "")).splitlines():
+        if line.startswith("#") and line.lstrip("#").strip():
+            found = line.lstrip("#").replace("`", "").replace("**", "").strip()
+    return found
+
+
+def question(notebook_cells: list, index: int) -> str:
+    """What the test cell at `index` checks, in words: the nearest heading above it (in a
+    markdown cell, not a student's written answer, and after the previous test cell), else
+    its grade_id in words."""
+    for cell in reversed(notebook_cells[:index]):
+        if is_test(cell):
+            break
+        if cell.get("cell_type") == "markdown" and not is_solution(cell):
+            heading = _heading(cell)
+            if heading:
+                return heading
+    return words(grade_id(notebook_cells[index]) or "test")

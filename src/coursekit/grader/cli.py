@@ -1,26 +1,31 @@
 """The command line: one screen of argparse over the grader's keyword-only API.
 
-Exit codes: 0 done; 1 an error the user can fix (one line on stderr naming the file and
-the cause: every CoursekitError, and the toolkit's SeedError), or some hand-ins were
-refused or not graded, or the release gate failed; 2 a usage error (argparse);
-130 interrupted.
+Exit codes:
+  0   done (grade, demo: every hand-in graded);
+  1   an error the user can fix (one line on stderr naming the file and the cause: every
+      CoursekitError, and the toolkit's SeedError), or the release gate failed;
+  2   a usage error (argparse);
+  3   graded, but some hand-ins were refused or not graded (grade, demo): they are listed
+      above the summary, in rejected.csv and in reasons.csv; the rest were graded and exported;
+  130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
 from pathlib import Path
 
 from coursekit import notebooks, seeds
 from coursekit.errors import CoursekitError
 from coursekit.grader import build, bundle, gate, report, sampleclass, terminal
-from coursekit.grader.collect import LMS_FILE_PATTERN
-from coursekit.grader.course import Course, instructor_workspace
+from coursekit.grader.collect import LAYOUTS, LMS_FILE_PATTERN
+from coursekit.grader.course import Course, demo_workspace, instructor_workspace
 from coursekit.grader.pipeline import Run, grade, grade_class
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _course(args: argparse.Namespace) -> Course:
@@ -71,7 +76,7 @@ def _grade(args: argparse.Namespace) -> int:
             warm_kernels=args.warm_kernels, zip_pattern=args.zip_pattern, sandbox=args.sandbox,
         )
     terminal.print_grades(result)
-    return EXIT_ERROR if result.rejected or result.failed else EXIT_OK
+    return EXIT_PARTIAL if result.rejected or result.failed else EXIT_OK
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -106,19 +111,25 @@ def _sample_class(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     course = _course(args)
+    assignments = course.wanted(args.assignment)
     print("1/3 building the student versions from solutions/ …")
-    for line in build.build(course=course, check=False):
+    for line in build.build(course=course, check=False, assignments=args.assignment):
         print("    " + line)
     submissions = course.fixtures / "submissions"
-    print(f"2/3 autograding the sample class in {submissions.relative_to(course.root)} with nbgrader …")
+    # its own workspace, made afresh: a later `coursekit grade` in build/ never sees the sample class
+    workspace = demo_workspace(course)
+    shutil.rmtree(workspace.root, ignore_errors=True)
+    print(f"2/3 autograding the sample class in {submissions.relative_to(course.root)} with nbgrader "
+          f"into {workspace.root.relative_to(course.root)}/ …")
     with terminal.ProgressReporter() as progress:
-        result = grade_class(course=course, submissions=submissions, run=Run(force=True), reporter=progress)
+        result = grade_class(course=course, submissions=submissions, workspace=workspace,
+                             assignments=assignments, run=Run(force=True), reporter=progress)
     print("3/3 grades and the class report")
     terminal.print_grades(result)
-    written = report.write_report(workspace=instructor_workspace(course), assignments=course.assignments())
-    print(written.table.to_string(index=False, max_colwidth=60))
+    written = report.write_report(workspace=workspace, assignments=assignments)
+    terminal.print_item_table(written)
     print(f"report: {written.html} (charts: {written.distribution.name}, {written.items.name})")
-    return EXIT_ERROR if result.rejected or result.failed else EXIT_OK
+    return EXIT_PARTIAL if result.rejected or result.failed else EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--fixtures", type=Path, default=None, help="default: tests/fixtures")
 
     sub = command("grade", _grade, "collect, autograde, feedback and export a folder of submissions")
-    sub.add_argument("submissions", type=Path, help="folder laid out <student>/<assignment>/*.ipynb, or an LMS zip")
+    sub.formatter_class = argparse.RawDescriptionHelpFormatter
+    sub.epilog = f"SUBMISSIONS may be laid out in any of these ways:\n{LAYOUTS}"
+    sub.add_argument("submissions", type=Path, help="the class's hand-ins: a folder (layouts below) or an LMS zip")
     sub.add_argument("--zip-pattern", default=LMS_FILE_PATTERN,
                      help="regex with groups student_id and file_id for the files of an LMS zip")
     only_assignment(sub)
@@ -163,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("bundle", _bundle, "zip what students receive: lessons, exercises, seeds, toolkit")
     sub.add_argument("--out", type=Path, default=None, help="default: build/kfor-in-numbers-student.zip")
 
-    command("demo", _demo, "build, then grade the bundled sample class and print the grades")
+    only_assignment(command("demo", _demo, "build, then grade the bundled sample class in build/demo/ "
+                                           "and print the grades"))
 
     sub = command("sample-class", _sample_class, "write the sample class's submissions from answers")
     sub.add_argument("--answers", type=Path, default=Path("tests/fixtures/answers"))

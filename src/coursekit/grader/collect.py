@@ -48,6 +48,7 @@ class Collected:
     accepted: dict[tuple[str, str], Path] = field(default_factory=dict)  # (student, id) -> folder
     rejected: list[Rejected] = field(default_factory=list)
     notes: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # what collect had to mend
+    layout: str = ""  # which layout the submissions were read as (LAYOUTS), for messages
 
 
 # --- LMS zips ----------------------------------------------------------------------------
@@ -64,12 +65,21 @@ def _place(name: str, names: dict[str, str], regex: re.Pattern) -> tuple[str, st
     if not match:
         return "file name does not match the LMS pattern (see --zip-pattern)"
     student, file_id = match.group("student_id"), match.group("file_id")
-    stem = file_id.removesuffix(".ipynb")
-    # an LMS may append "-1", "-2" to a re-submitted file
-    found = [n for n in names if stem == n or re.fullmatch(re.escape(n) + r"-\d+", stem)]
+    found = _notebook(file_id, names)
     if not found:
         return f"{file_id!r} is not the notebook of any assignment"
-    return student, names[found[0]], found[0] + ".ipynb"
+    return student, names[found], found + ".ipynb"
+
+
+def _notebook_names(course: Course) -> dict[str, str]:
+    """Each assignment notebook's stem -> its assignment id."""
+    return {p.stem: a for a in course.assignments() for p in notebooks_in(course.solutions / a)}
+
+
+def _notebook(file_name: str, names: dict[str, str]) -> str | None:
+    """Which assignment notebook (stem) a file is; an LMS may append "-1", "-2" to a re-submission."""
+    stem = file_name.removesuffix(".ipynb")
+    return next((n for n in names if stem == n or re.fullmatch(re.escape(n) + r"-\d+", stem)), None)
 
 
 def unpack_lms_zip(
@@ -91,7 +101,7 @@ def unpack_lms_zip(
         if sum(i.file_size for i in infos) > ZIP_MAX_BYTES:
             raise CourseError(f"{archive}: unpacks to more than {ZIP_MAX_BYTES // 1024**3} GiB; refused")
         target = _fresh_folder(target.parent, target.name)
-        names = {p.stem: a for a in course.assignments() for p in notebooks_in(course.solutions / a)}
+        names = _notebook_names(course)
         regex = re.compile(pattern)
         for info in infos:
             mode = info.external_attr >> 16
@@ -274,13 +284,14 @@ def _shape(raw) -> None:
 
 
 def _readable(path: Path, expected: set[str], max_bytes: int | None, max_depth: int = JSON_DEPTH,
-              max_digits: int = NUMBER_DIGITS) -> tuple[bytes, dict, list[str]] | str:
+              max_digits: int = NUMBER_DIGITS, name: str | None = None) -> tuple[bytes, dict, list[str]] | str:
     """One handed-in notebook: its bytes, its JSON and what had to be mended; or why it is refused.
+    `name` is the notebook it stands for, when the file is named otherwise (an LMS download).
 
     Never raises: whatever a file does, it is refused with a reason, and the class goes on.
     """
     try:
-        if path.name not in expected:
+        if (name or path.name) not in expected:
             try:
                 kind = _special(os.lstat(path).st_mode)
             except OSError:
@@ -337,31 +348,41 @@ def _write_new(path: Path, data: bytes) -> None:
 def _collect_one(folder: Path, owner: tuple[str, str], course: Course, workspace: Workspace,
                  max_bytes: int | None, result: Collected, max_depth: int = JSON_DEPTH,
                  max_digits: int = NUMBER_DIGITS) -> None:
-    """One student's hand-in of one assignment: refused files noted, the rest copied."""
-    expected = {p.name for p in notebooks_in(course.solutions / owner[1])}
+    """One student's hand-in of one assignment, from its own folder."""
     try:
         handed_in = notebooks_in(folder)
     except OSError as error:
         result.rejected.append(Rejected(folder, f"cannot be read ({error.strerror or error})", *owner))
         return
+    if not handed_in:
+        result.rejected.append(Rejected(folder, "no notebook handed in", *owner))
+        return
+    _collect_files([(path, path.name) for path in handed_in], owner, course, workspace, max_bytes, result,
+                   max_depth, max_digits)
+
+
+def _collect_files(files: list[tuple[Path, str]], owner: tuple[str, str], course: Course, workspace: Workspace,
+                   max_bytes: int | None, result: Collected, max_depth: int = JSON_DEPTH,
+                   max_digits: int = NUMBER_DIGITS) -> None:
+    """One student's hand-in of one assignment: (file, the notebook it is) pairs; refused
+    files noted, the rest copied under the notebook's own name."""
+    expected = {p.name for p in notebooks_in(course.solutions / owner[1])}
     good = []
-    for path in handed_in:
-        read = _readable(path, expected, max_bytes, max_depth, max_digits)
+    for path, name in files:
+        read = _readable(path, expected, max_bytes, max_depth, max_digits, name=name)
         if isinstance(read, str):
             result.rejected.append(Rejected(path, read, *owner))
         else:
-            good.append((path, *read))
+            good.append((path, name, *read))
     if not good:
-        if not handed_in:
-            result.rejected.append(Rejected(folder, "no notebook handed in", *owner))
         return
     target = _fresh_folder(workspace.submitted, *owner)
-    for path, data, raw, mended in good:
+    for path, name, data, raw, mended in good:
         if mended:
             # graded as mended; the hand-in itself stays as it was
             data = json.dumps(raw, ensure_ascii=False, indent=1).encode("utf-8")
             result.notes.setdefault(owner, []).append(f"{path.name}: " + "; ".join(dict.fromkeys(mended)))
-        _write_new(target / path.name, data)  # the bytes checked, not the file again
+        _write_new(target / name, data)  # the bytes checked, not the file again
     result.accepted[owner] = target
 
 
@@ -383,25 +404,140 @@ def _folders(parent: Path, result: Collected, owner: tuple[str, ...]) -> list[Pa
     return folders
 
 
+# --- layouts -----------------------------------------------------------------------------
+
+LAYOUTS = """\
+  per-student folders   FOLDER/<student>/<assignment>/<notebook>.ipynb  (nbgrader's own)
+                        FOLDER/<student>/<notebook>.ipynb
+  per-assignment        FOLDER/<assignment>/<student>/<notebook>.ipynb
+  flat folder           FOLDER/<student>_<notebook>.ipynb
+  LMS download          FOLDER/<student>_late_<ids>_<notebook>-1.ipynb  (Canvas; unzipped or the .zip itself)"""
+
+
+def _kinds(parent: Path) -> tuple[list[Path], list[Path]]:
+    """The real folders and the notebook files directly in `parent` (links not followed)."""
+    folders, notebooks = [], []
+    for path in sorted(parent.iterdir()):
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            continue
+        if stat.S_ISDIR(mode):
+            folders.append(path)
+        elif path.suffix == ".ipynb":
+            notebooks.append(path)
+    return folders, notebooks
+
+
+def _one_student(submissions: Path, known: set[str], folders: list[Path]) -> str | None:
+    """Why `submissions` is one student's folder (or one hand-in), if it is; else None."""
+    if folders and all(f.name in known for f in folders) and all(_kinds(f)[1] for f in folders):
+        names = ", ".join(f.name for f in folders[:3])
+        return (f"{submissions}: this is one student's folder (it holds the assignment folders {names}), "
+                "not a class. Point coursekit grade at the folder that holds one folder per student")
+    return None
+
+
+def _by_assignment(submissions: Path, known: set[str], folders: list[Path]) -> bool:
+    """FOLDER/<assignment>/<student>/…: every folder an assignment, holding folders."""
+    return bool(folders) and all(f.name in known for f in folders) and any(_kinds(f)[0] for f in folders)
+
+
+def _resubmission(name: str) -> int:
+    """An LMS's re-submission counter ("…-2.ipynb" is 2), 0 for none."""
+    found = re.search(r"-(\d+)\.ipynb$", name)
+    return int(found.group(1)) if found else 0
+
+
+def _flat(notebooks: list[Path], course: Course, pattern: str, limits: tuple, result: Collected,
+          workspace: Workspace) -> None:
+    """FOLDER/<student>_…_<notebook>.ipynb: placed by the LMS pattern; of several files for one
+    hand-in, the latest re-submission is graded and the others are noted as replaced."""
+    names = _notebook_names(course)
+    regex = re.compile(pattern)
+    placed: dict[tuple[str, str], list[tuple[Path, str]]] = {}
+    for path in notebooks:
+        place = _place(path.name, names, regex)
+        if isinstance(place, str):
+            result.rejected.append(Rejected(path, place))
+            continue
+        student, assignment, name = place
+        if not STUDENT_ID.match(student):
+            result.rejected.append(Rejected(path, "the student id in the file name is not a valid student id"))
+            continue
+        placed.setdefault((student, assignment), []).append((path, name))
+    for owner, files in sorted(placed.items()):
+        files.sort(key=lambda item: _resubmission(item[0].name))
+        latest: dict[str, tuple[Path, str]] = {}
+        for path, name in files:
+            if name in latest:
+                result.notes.setdefault(owner, []).append(
+                    f"{latest[name][0].name}: replaced by the later re-submission {path.name}")
+            latest[name] = (path, name)
+        max_bytes, max_depth, max_digits = limits
+        _collect_files(list(latest.values()), owner, course, workspace, max_bytes, result, max_depth, max_digits)
+
+
 def collect(
     *, course: Course, submissions: Path, workspace: Workspace, zip_pattern: str = LMS_FILE_PATTERN,
     max_notebook_bytes: int | None = None, max_json_depth: int = JSON_DEPTH, max_number_digits: int = NUMBER_DIGITS,
 ) -> Collected:
-    """Copy `<student>/<assignment>/*.ipynb` (or an LMS zip) into nbgrader's submitted/ folder."""
+    """Copy a class's hand-ins into nbgrader's submitted/<student>/<assignment>/ folder.
+
+    Reads every layout in LAYOUTS; refuses one student's folder (CourseError, saying what to
+    point at). A folder in no known layout collects nothing: `Collected.layout` says what
+    was found, and grade_class makes "nothing to grade" an error naming the layouts.
+    """
     submissions = Path(submissions)
     result = Collected()
+    limits = (max_notebook_bytes, max_json_depth, max_number_digits)
     if submissions.is_file() and submissions.suffix == ".zip":
         submissions, result.rejected = unpack_lms_zip(
             course=course, archive=submissions, target=workspace.unzipped / submissions.stem, pattern=zip_pattern)
+        result.layout = "an LMS zip"
     if not submissions.is_dir():
         raise CourseError(f"{submissions}: submissions folder not found")
     known = set(course.assignments())
+    folders, notebooks = _kinds(submissions)
+    if (why := _one_student(submissions, known, folders)) is not None:
+        raise CourseError(why)
+    if notebooks and not folders:
+        result.layout = result.layout or "a flat folder of notebooks"
+        _flat(notebooks, course, zip_pattern, limits, result, workspace)
+    elif _by_assignment(submissions, known, folders):
+        result.layout = "per-assignment folders (<assignment>/<student>/)"
+        for assignment_dir in _folders(submissions, result, ()):
+            if assignment_dir.name not in known:
+                result.rejected.append(Rejected(assignment_dir, "not an assignment of this course"))
+                continue
+            for student_dir in _folders(assignment_dir, result, ()):
+                if not STUDENT_ID.match(student_dir.name):
+                    result.rejected.append(Rejected(student_dir, "folder name is not a valid student id"))
+                    continue
+                _collect_one(student_dir, (student_dir.name, assignment_dir.name), course, workspace,
+                             max_notebook_bytes, result, max_json_depth, max_number_digits)
+    else:
+        result.layout = result.layout or "per-student folders"
+        for path in notebooks:
+            result.rejected.append(Rejected(path, "a notebook beside the student folders, not inside one; "
+                                                  "not graded (expected <student>/<assignment>/<notebook>.ipynb)"))
+        _per_student(submissions, known, course, workspace, limits, result)
+    log.info("collected %d hand-ins, refused %d files", len(result.accepted), len(result.rejected))
+    return result
+
+
+def _per_student(submissions: Path, known: set[str], course: Course, workspace: Workspace, limits: tuple,
+                 result: Collected) -> None:
+    """FOLDER/<student>/<assignment>/*.ipynb, or FOLDER/<student>/<notebook>.ipynb."""
+    max_bytes, max_depth, max_digits = limits
+    names = _notebook_names(course)
     for student_dir in _folders(submissions, result, ()):
         if not STUDENT_ID.match(student_dir.name):
             result.rejected.append(Rejected(student_dir, "folder name is not a valid student id"))
             continue
         try:
             assignment_dirs = _folders(student_dir, result, (student_dir.name,))
+            loose = _kinds(student_dir)[1]
         except OSError as error:
             result.rejected.append(Rejected(student_dir, f"cannot be read ({error.strerror or error})",
                                             student_dir.name))
@@ -411,6 +547,21 @@ def collect(
                 result.rejected.append(Rejected(assignment_dir, "not an assignment of this course", student_dir.name))
                 continue
             _collect_one(assignment_dir, (student_dir.name, assignment_dir.name), course, workspace,
-                         max_notebook_bytes, result, max_json_depth, max_number_digits)
-    log.info("collected %d hand-ins, refused %d files", len(result.accepted), len(result.rejected))
-    return result
+                         max_bytes, result, max_depth, max_digits)
+        # <student>/<notebook>.ipynb: the notebook's name says which assignment it is
+        by_assignment: dict[str, list[tuple[Path, str]]] = {}
+        for path in loose:
+            found = _notebook(path.name, names)
+            if not found:
+                result.rejected.append(Rejected(path, f"{path.name!r} is not the notebook of any assignment",
+                                                student_dir.name))
+            elif (student_dir.name, names[found]) in result.accepted:
+                result.rejected.append(Rejected(path, "also handed in inside the assignment's folder, which is graded",
+                                                student_dir.name, names[found]))
+            else:
+                by_assignment.setdefault(names[found], []).append((path, found + ".ipynb"))
+        for assignment_id, files in sorted(by_assignment.items()):
+            files.sort(key=lambda item: _resubmission(item[0].name))
+            latest = {name: (path, name) for path, name in files}  # the latest re-submission wins
+            _collect_files(list(latest.values()), (student_dir.name, assignment_id), course, workspace,
+                           max_bytes, result, max_depth, max_digits)

@@ -202,6 +202,12 @@ def instructor_workspace(course: Course) -> Workspace:
     return Workspace(root=course.build_dir, gradebook=course.gradebook)
 
 
+def demo_workspace(course: Course) -> Workspace:
+    """Where `coursekit demo` grades the sample class: build/demo/, its own gradebook and
+    tables, so that the instructor's workspace (build/) never holds the sample students."""
+    return scratch_workspace(course.build_dir / "demo")
+
+
 def scratch_workspace(root: Path) -> Workspace:
     """A throwaway workspace with its own gradebook (build --check, the gate)."""
     return Workspace(root=Path(root), gradebook=Path(root) / "gradebook.db")

@@ -35,6 +35,7 @@ class AssignmentScore:
     autograded_max: float
     written_max: float
     needs_manual_grade: bool
+    written_blank: bool = False  # every written answer left as released (nothing to hand-grade, 0 points)
 
 
 def read_test_scores(gradebook: Path, assignment_id: str) -> list[TestScore]:
@@ -65,8 +66,26 @@ def read_assignment_scores(gradebook: Path, assignment_ids: Iterable[str]) -> li
                     autograded_max=float(submission.max_code_score or 0.0),
                     written_max=float(submission.max_written_score or 0.0),
                     needs_manual_grade=bool(submission.needs_manual_grade),
+                    written_blank=_written_blank(submission),
                 ))
     return sorted(rows, key=lambda r: (r.student, r.assignment))
+
+
+def students(gradebook: Path) -> list[str]:
+    """The ids of every student the gradebook holds (none, and no file made, if it is missing)."""
+    if not gradebook.exists():
+        return []
+    with Gradebook(f"sqlite:///{gradebook}") as gb:
+        return sorted(student.id for student in gb.students)
+
+
+def _written_blank(submission) -> bool:
+    """Were all written answers left as released? nbgrader's SaveAutoGrades scores an
+    unchanged answer 0 with nothing for a grader to do; a grader's own 0 is a manual score."""
+    written = [grade for notebook in submission.notebooks for grade in notebook.grades
+               if grade.cell_type == "markdown"]
+    return bool(written) and all(grade.manual_score is None and grade.auto_score == 0
+                                 and not grade.needs_manual_grade for grade in written)
 
 
 def prepare(gradebook: Path) -> None:

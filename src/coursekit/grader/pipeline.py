@@ -2,7 +2,7 @@
 
     collect -> release -> autograde (workers) -> export -> reasons
 
-`grade_class` runs it in any workspace; `coursekit grade` and `demo` call it on build/,
+`grade_class` runs it in any workspace; `coursekit grade` calls it on build/, `demo` on build/demo/,
 the release gate (coursekit.grader.gate) and the benchmark on throwaway workspaces.
 The course's configuration is loaded here, once, and handed down.
 """
@@ -19,10 +19,11 @@ from traitlets.config import Config
 
 from coursekit.grader import autograde, gradebook
 from coursekit.grader.build import generate_release
-from coursekit.grader.collect import LMS_FILE_PATTERN, Collected, Rejected, collect
+from coursekit.grader.collect import LAYOUTS, LMS_FILE_PATTERN, Collected, Rejected, collect
 from coursekit.grader.commands import run_nbgrader
 from coursekit.grader.config import load_config
 from coursekit.grader.course import Course, Workspace, instructor_workspace
+from coursekit.grader.errors import CourseError
 from coursekit.grader.gradebook import AssignmentScore
 from coursekit.grader.isolation import sandbox
 from coursekit.grader.limits import Sandbox
@@ -139,6 +140,39 @@ def _autograde(course: Course, workspace: Workspace, config: Config, wanted: lis
     return outcomes, skipped
 
 
+def other_students(gradebook_path: Path, students: set[str]) -> list[str]:
+    """Students the gradebook already holds that are not among `students` (this run's)."""
+    return [s for s in gradebook.students(gradebook_path) if s not in students]
+
+
+def _warn_about_other_students(workspace: Workspace, submissions: Path, students: set[str]) -> None:
+    others = other_students(workspace.gradebook, students)
+    if not others:
+        return
+    named = ", ".join(others[:8]) + (f" and {len(others) - 8} more" if len(others) > 8 else "")
+    log.warning(
+        "%s already holds %d student(s) not in %s (%s), from an earlier run: this run's table, "
+        "grades.csv and reasons.csv leave them out, but formgrader, `nbgrader export` and the "
+        "report include them. To grade this folder alone, run `make clean` (removes %s: "
+        "gradebook, grades, feedback) and grade again.",
+        workspace.gradebook, len(others), submissions, named, workspace.root,
+    )
+
+
+def nothing_to_grade(submissions: Path, collected: Collected, wanted: list[str]) -> str:
+    """The error for a run that found no hand-in: what was found, what was refused, what is read."""
+    if collected.accepted:  # hand-ins, but none of the assignments asked for
+        found = sorted({assignment for _, assignment in collected.accepted})
+        return (f"{submissions}: nothing to grade: it holds hand-ins of {', '.join(found)}, "
+                f"none of {', '.join(wanted)} (the assignments asked for)")
+    refused = "".join(f"\n  refused {r.path}: {r.reason}" for r in collected.rejected[:5])
+    if len(collected.rejected) > 5:
+        refused += f"\n  … and {len(collected.rejected) - 5} more (all in rejected.csv)"
+    return (f"{submissions}: nothing to grade: read as {collected.layout or 'an empty folder'}, "
+            f"and no hand-in of this course's notebooks was found.{refused}\n"
+            f"The layouts coursekit grade reads:\n{LAYOUTS}")
+
+
 def grade_class(
     *, course: Course, submissions: Path, workspace: Workspace | None = None, assignments: list[str] | None = None,
     run: Run = Run(), zip_pattern: str = LMS_FILE_PATTERN, reporter: Reporter | None = None,
@@ -160,7 +194,11 @@ def grade_class(
     collected: Collected = collect(course=course, submissions=submissions, workspace=workspace,
                                    zip_pattern=zip_pattern, max_notebook_bytes=limits.notebook_mb * 2**20,
                                    max_json_depth=limits.json_depth, max_number_digits=limits.number_digits)
+    if not any(assignment in wanted for _, assignment in collected.accepted):
+        write_rejections(collected.rejected, workspace.rejected_csv)
+        raise CourseError(nothing_to_grade(submissions, collected, wanted))
     this_run = set(collected.accepted)  # grade FOLDER, not whatever earlier runs left in submitted/
+    _warn_about_other_students(workspace, submissions, {student for student, _ in this_run})
     for assignment_id in wanted if run.release else ():
         # records the source cells (and hidden tests) in the gradebook, which autograde
         # restores into every submission before running it

@@ -21,6 +21,7 @@ from coursekit.grader.collect import Collected, Rejected
 from coursekit.grader.course import Workspace
 from coursekit.grader.execution.safe_execute import INCIDENTS_KEY
 from coursekit.grader.gradebook import read_assignment_scores, read_test_scores
+from coursekit.grader.text import clip
 from coursekit.grader.worker import Outcome
 
 COLUMNS = ("student", "assignment", "score", "max_score", "flags", "reason")
@@ -44,6 +45,10 @@ class Reason:
     @property
     def text(self) -> str:
         return "; ".join(self.flags + self.details) or "full marks"
+
+    def short(self, width: int = 160) -> str:
+        """The reason in at most `width` characters, cut at a word with "…" (terminal)."""
+        return clip(self.text, width)
 
     def row(self) -> dict[str, str]:
         return {"student": self.student, "assignment": self.assignment,
@@ -70,15 +75,25 @@ def write_rejections(rejected: list[Rejected], path: Path) -> Path:
     return Path(path)
 
 
+def _error_line(output, notebook_cells: list, index: int) -> str:
+    """"Name: first line of the message", whole; a bare name (nothing after it) names the
+    question the test checks instead, so the line still says what went wrong."""
+    name = str(output.get("ename") or "Error")
+    lines = [line.strip() for line in str(output.get("evalue") or "").splitlines() if line.strip()]
+    if lines:
+        return f"{name}: {lines[0]}"
+    return f"{name} with no message, in {cells.question(notebook_cells, index)}"
+
+
 def failure_message(graded: list[NotebookNode], test_id: str, score: float = 0.0) -> str:
-    """The first line of the error a test cell raised, in the autograded notebooks of one hand-in."""
+    """The first line of the error a test cell raised, in the autograded notebooks of one
+    hand-in, whole (the CSV keeps it all; the terminal caps it with `Reason.short`)."""
     for nb in graded:
         for cell in nb.cells:
             if cells.grade_id(cell) == test_id:
                 for output in cell.get("outputs", []):
                     if output.get("output_type") == "error":
-                        message = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
-                        return message.splitlines()[0][:160] if message else "error"
+                        return _error_line(output, nb.cells, nb.cells.index(cell))
                 return "partial credit" if score > 0 else "no points, no error shown"
     return "test cell missing" if graded else "notebook unreadable"
 
@@ -115,7 +130,7 @@ def _graded_reason(workspace: Workspace, key: tuple[str, str], scores, tests, no
     return Reason(student=key[0], assignment=key[1],
                   score=None if score is None else score.autograded,
                   max_score=None if score is None else score.autograded_max,
-                  flags=tuple(flags), details=tuple(details[:3] + lost[:3]))
+                  flags=tuple(flags), details=tuple(details[:3] + lost))  # every failing test
 
 
 def submission_reasons(*, workspace: Workspace, collected: Collected, failed: list[Outcome],

@@ -54,23 +54,57 @@ def item_analysis(*, workspace: Workspace, assignments: list[str]) -> pd.DataFra
     return pd.DataFrame(rows, columns=ITEM_COLUMNS)
 
 
-def _distribution_chart(scores: pd.DataFrame, assignments: list[str], path: Path) -> Path:
-    """One histogram per assignment plus the overall mean, same bins."""
-    panels = [*assignments, "overall"]
-    fig = Figure(figsize=(3.2 * len(panels), 3.2))
-    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)
-    overall = scores.groupby("student")["percent"].mean()
-    for ax, name in zip(axes[0], panels, strict=True):
-        values = overall if name == "overall" else scores.loc[scores["assignment"] == name, "percent"]
-        ax.hist(values.dropna(), bins=list(range(0, 101, 10)), color="#0072B2", edgecolor="white")
-        ax.set_title(f"{name}\n(n = {values.notna().sum()}, median {values.median():.0f}%)", fontsize=9)
-        ax.set_xlabel("autograded score (%)")
-        ax.set_xlim(0, 100)
-    axes[0][0].set_ylabel("students")
-    fig.suptitle("How the class scored on the autograded questions")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+CHART_DPI = 120
+MAX_CHART_WIDTH = 10  # inches: 1200 px at CHART_DPI, what a laptop screen shows unscaled
+PANELS_PER_ROW = 3
+HAND_GRADING = {True: "needs hand grading", False: "autograded only"}  # needs_manual_grade, in words
+HAND_GRADING_COLOURS = {True: "#E69F00", False: "#0072B2"}
+SCORE_COLUMNS = {"student": "student", "assignment": "assignment", "autograded": "autograded points",
+                 "autograded_max": "of", "written_max": "written points", "needs_manual_grade": "hand grading",
+                 "written_blank": "written answers", "percent": "autograded %"}
+
+
+def save_chart(fig: Figure, path: Path) -> Path:
+    fig.savefig(path, dpi=CHART_DPI)
     return path
+
+
+def distribution_figure(scores: pd.DataFrame, assignments: list[str]) -> Figure:
+    """One histogram per assignment plus the overall mean, same bins, at most three to a row
+    (a laptop's width); each bar split into hand-ins that still need hand grading and those
+    that are autograded only."""
+    panels = [*assignments, "overall"]
+    columns = min(len(panels), PANELS_PER_ROW)
+    rows = -(-len(panels) // columns)
+    fig = Figure(figsize=(min(MAX_CHART_WIDTH, 3.3 * columns), 2.8 * rows + 1.0))
+    axes = fig.subplots(rows, columns, sharey=True, squeeze=False)
+    overall = scores.groupby("student").agg(percent=("percent", "mean"),
+                                            needs_manual_grade=("needs_manual_grade", "any"))
+    for n, ax in enumerate(axes.ravel()):
+        if n >= len(panels):
+            ax.set_visible(False)
+            continue
+        name = panels[n]
+        frame = overall if name == "overall" else scores.loc[scores["assignment"] == name]
+        groups = [frame.loc[frame["needs_manual_grade"] == pending, "percent"].dropna() for pending in (False, True)]
+        ax.hist(groups, bins=list(range(0, 101, 10)), stacked=True, edgecolor="white",
+                color=[HAND_GRADING_COLOURS[False], HAND_GRADING_COLOURS[True]],
+                label=[HAND_GRADING[False], HAND_GRADING[True]])
+        values = frame["percent"]
+        ax.set_title(f"{name}\n(n = {values.notna().sum()}, median {values.median():.0f}%)", fontsize=9)
+        ax.set_xlabel("autograded score (%)", fontsize=8)
+        ax.set_xlim(0, 100)
+        if n % columns == 0:
+            ax.set_ylabel("students")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
+    fig.suptitle("How the class scored on the autograded questions")
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def _distribution_chart(scores: pd.DataFrame, assignments: list[str], path: Path) -> Path:
+    return save_chart(distribution_figure(scores, assignments), path)
 
 
 def _items_chart(items: pd.DataFrame, path: Path) -> Path:
@@ -84,8 +118,14 @@ def _items_chart(items: pd.DataFrame, path: Path) -> Path:
     ax.set_xlabel("students failing the test (%)")
     ax.set_title("Which tests the class fails most")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    return path
+    return save_chart(fig, path)
+
+
+def readable_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """The scores table as people read it: column names and hand grading in words."""
+    shown = scores.assign(needs_manual_grade=scores["needs_manual_grade"].map(HAND_GRADING),
+                          written_blank=scores["written_blank"].map({True: "nothing submitted", False: ""}))
+    return shown.rename(columns=SCORE_COLUMNS)
 
 
 def _embed(path: Path, alt: str) -> str:
@@ -130,7 +170,7 @@ def write_report(*, workspace: Workspace, assignments: list[str], out_dir: Path 
         + _embed(written.items, "Bar chart of the share of students failing each test")
         + items.to_html(index=False, float_format=lambda x: f"{x:.2f}")
         + _flagged_html(workspace.reasons_csv)
-        + "<h2>Scores</h2>" + scores.to_html(index=False, float_format=lambda x: f"{x:.1f}"),
+        + "<h2>Scores</h2>" + readable_scores(scores).to_html(index=False, float_format=lambda x: f"{x:.1f}"),
         encoding="utf-8",
     )
     return written

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -17,7 +18,10 @@ from rich.table import Table
 from coursekit.grader.gradebook import AssignmentScore
 from coursekit.grader.pipeline import GradeReport, Reporter
 from coursekit.grader.report import Written
+from coursekit.grader.text import clip
 from coursekit.grader.worker import Outcome
+
+FLAGS_WIDTH = 300  # a flagged hand-in's line in the terminal; reasons.csv keeps every flag whole
 
 
 class ProgressReporter(Reporter):
@@ -79,9 +83,22 @@ def grade_table(result: GradeReport) -> Table:
                 continue
             cells.append(f"{s.autograded:g} / {s.autograded_max:g}")
             pending += s.written_max if s.needs_manual_grade else 0.0
-        note = f"{pending:g} pts to grade" if pending else "done"
-        table.add_row(escape(student), *cells, note)
+        table.add_row(escape(student), *cells, _written_note(pending, list(scores.values())))
     return table
+
+
+def _written_note(pending: float, scores: list[AssignmentScore]) -> str:
+    """The written column: points waiting for a grader, else "nothing submitted" when every
+    written answer was left blank (0 points, nothing to grade), else "done"."""
+    if pending:
+        return f"{pending:g} pts to grade"
+    with_written = [s for s in scores if s.written_max > 0]
+    blank = [s for s in with_written if s.written_blank]
+    if with_written and len(blank) == len(with_written):
+        return "nothing submitted"
+    if blank:
+        return "done; nothing submitted in " + ", ".join(escape(s.assignment[:2]) for s in blank)
+    return "done"
 
 
 def print_grades(result: GradeReport, console: Console | None = None) -> None:
@@ -94,7 +111,8 @@ def print_grades(result: GradeReport, console: Console | None = None) -> None:
                       f"{escape(str(outcome.error))}", soft_wrap=True)
     for reason in (r for r in result.reasons if r.flagged):
         console.print(f"[yellow]flagged[/yellow] {escape(reason.student)}/{escape(reason.assignment)} "
-                      f"({reason.row()['score']} / {reason.row()['max_score']}): {escape('; '.join(reason.flags))}",
+                      f"({reason.row()['score']} / {reason.row()['max_score']}): "
+                      f"{escape(clip('; '.join(reason.flags), FLAGS_WIDTH))}",
                       soft_wrap=True)
     if result.protections:
         style = "green" if "MISSING" not in result.protections and "OFF" not in result.protections else "red"
@@ -109,8 +127,34 @@ def print_grades(result: GradeReport, console: Console | None = None) -> None:
     console.print(f"feedback: {escape(str(result.feedback_dir))}/<student>/<assignment>/*.html", soft_wrap=True)
 
 
-def print_report(written: Written) -> None:
+def item_table(items: pd.DataFrame) -> Table:
+    """The item analysis: one row per test, the share failing as a percentage, and the
+    commonest failures whole (wrapped to the terminal, never cut). Assignments are shown by
+    their number (the caption says which is which) and tests never wrap, so the failures
+    get the width."""
+    assignments = sorted({str(a) for a in items.assignment})
+    short = {a: a[:2] for a in assignments} if len({a[:2] for a in assignments}) == len(assignments) else {
+        a: a for a in assignments}
+    table = Table(title="Item analysis: who fails each test, and why",
+                  caption="; ".join(f"{escape(short[a])} = {escape(a)}" for a in assignments if short[a] != a) or None)
+    for name, justify, wrap in (("", "left", False), ("test", "left", False), ("points", "right", False),
+                                ("students", "right", False), ("failing", "right", False),
+                                ("share", "right", False), ("commonest failures (count)", "left", True)):
+        table.add_column(name, justify=justify, overflow="fold", no_wrap=not wrap)
+    for row in items.itertuples(index=False):
+        table.add_row(escape(short[str(row.assignment)]), escape(str(row.test)), f"{row.points:g}", str(row.students),
+                      str(row.failing), f"{100 * row.share_failing:.0f}%", escape(str(row.common_failures)))
+    return table
+
+
+def print_item_table(written: Written, console: Console | None = None) -> Console:
+    console = console or Console(width=None if sys.stdout.isatty() else 120)
+    console.print(item_table(written.table))
+    return console
+
+
+def print_report(written: Written, console: Console | None = None) -> None:
     """The item analysis table and where the report's files went."""
-    print(written.table.to_string(index=False, max_colwidth=60))
+    console = print_item_table(written, console)
     for key in ("html", "distribution", "items", "items_csv", "grades_csv"):
-        print(f"{key:>12}: {getattr(written, key)}")
+        console.print(f"{key:>12}: {escape(str(getattr(written, key)))}", soft_wrap=True)

@@ -21,6 +21,7 @@ from nbgrader.apps import NbGraderAPI
 from traitlets.config import Config
 
 from coursekit.grader.isolation import kernels, sandbox
+from coursekit.grader.text import clip
 
 log = logging.getLogger(__name__)
 
@@ -170,4 +171,4 @@ class _ErrorRecords(logging.Handler):
 
     def first(self) -> str:
         lines = [line.strip() for m in self.messages[:1] for line in m.splitlines() if line.strip()]
-        return (lines[0] if lines else "nbgrader reported a failure")[:300]
+        return clip(lines[0] if lines else "nbgrader reported a failure", 300)

@@ -58,6 +58,7 @@ from coursekit.grader.execution import guard as guard_program
 from coursekit.grader.execution import tamper
 from coursekit.grader.execution.tamper_rules import TEST_BUILTINS
 from coursekit.grader.limits import Sandbox
+from coursekit.grader.text import clip
 from coursekit.judge.grade import JudgeSession
 
 INCIDENTS_KEY = "coursekit"
@@ -262,7 +263,7 @@ class SafeExecute(Execute):
                 if output.get("output_type") == "error" and output.get("ename") != "CellTimeoutError":
                     message = (output.get("evalue") or "").strip().splitlines()
                     self.errors.append(f"{name} raised {output.get('ename')}"
-                                       + (f": {message[0][:120]}" if message else ""))
+                                       + (f": {clip(message[0], 160)}" if message else ""))
         if test and _stderr_to_stdout(cell):
             self.incidents.append(f"{name} wrote to stderr (warnings): shown in the feedback, not scored as an error")
 
