@@ -138,13 +138,20 @@ def print_grades(result: GradeReport, console: Console | None = None) -> None:
 
 def item_table(items: pd.DataFrame) -> Table:
     """The item analysis: one row per test, the share failing as a percentage, and the
-    commonest failures whole (wrapped to the terminal, never cut)."""
-    table = Table(title="Item analysis: who fails each test, and why")
-    for name, justify in (("assignment", "left"), ("test", "left"), ("points", "right"), ("students", "right"),
-                          ("failing", "right"), ("share failing", "right"), ("common failures", "left")):
-        table.add_column(name, justify=justify, overflow="fold")
+    commonest failures whole (wrapped to the terminal, never cut). Assignments are shown by
+    their number (the caption says which is which) and tests never wrap, so the failures
+    get the width."""
+    assignments = sorted({str(a) for a in items.assignment})
+    short = {a: a[:2] for a in assignments} if len({a[:2] for a in assignments}) == len(assignments) else {
+        a: a for a in assignments}
+    table = Table(title="Item analysis: who fails each test, and why",
+                  caption="; ".join(f"{escape(short[a])} = {escape(a)}" for a in assignments if short[a] != a) or None)
+    for name, justify, wrap in (("", "left", False), ("test", "left", False), ("points", "right", False),
+                                ("students", "right", False), ("failing", "right", False),
+                                ("share", "right", False), ("commonest failures (count)", "left", True)):
+        table.add_column(name, justify=justify, overflow="fold", no_wrap=not wrap)
     for row in items.itertuples(index=False):
-        table.add_row(escape(str(row.assignment)), escape(str(row.test)), f"{row.points:g}", str(row.students),
+        table.add_row(escape(short[str(row.assignment)]), escape(str(row.test)), f"{row.points:g}", str(row.students),
                       str(row.failing), f"{100 * row.share_failing:.0f}%", escape(str(row.common_failures)))
     return table
 
