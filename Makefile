@@ -1,5 +1,5 @@
 # Reading the Source - KFOR in numbers. `make help` lists the targets.
-# Every target builds .venv with pip from pyproject.toml when it is missing, and runs
+# Every target builds .venv with pip from pyproject.toml (the test and hub extras) when it is missing, and runs
 # with .venv/bin first on PATH: nbgrader calls `alembic` through PATH.
 
 SHELL := /bin/bash
@@ -24,7 +24,6 @@ PARTIAL_OK = || { status=$$?; test $$status -eq 3 || exit $$status; \
 ALLOW_ROOT := $(if $(filter 0,$(USER_ID)),--allow-root)
 # make hub: the local JupyterHub's port (the proxy's API and the hub itself take the next two)
 HUB_PORT ?= 8000
-HUB_PROXY := build/hub/node_modules/.bin/configurable-http-proxy
 
 .PHONY: help setup browser demo test test-fast test-browser lab hub build check bundle grade report bench test-lowest lint tidy clean
 
@@ -34,7 +33,7 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e ".[test]"
+	$(VENV)/bin/python -m pip install --quiet -e ".[test,hub]"
 	@touch $@
 
 setup: $(STAMP) ## create .venv and install the course (done by every target when needed)
@@ -60,7 +59,6 @@ lab: $(STAMP) ## start JupyterLab on the course, with nbgrader's extensions
 hub: $(STAMP) ## a local JupyterHub for a class: instructor, students, nbgrader exchange (root; HUB_PORT=8000; docs/deploy.md)
 	@test "$(USER_ID)" = 0 || { echo "make hub: run as root (sudo make hub): each student is a system user, as nbgrader's exchange needs (docs/deploy.md)" >&2; exit 1; }
 	@python -c "import jupyterhub" 2>/dev/null || python -m pip install --quiet -e ".[hub]"
-	@test -x $(HUB_PROXY) || npm install --silent --no-audit --no-fund --prefix build/hub configurable-http-proxy@5
 	python hub/prepare.py --check
 	@. build/hub/state/passwords && printf '%s\n' "" \
 	  "JupyterHub on http://127.0.0.1:$(HUB_PORT)  (Ctrl-C stops it; docs/deploy.md)" \

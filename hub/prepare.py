@@ -2,6 +2,7 @@
 
 Run as root, from the course's .venv:  python hub/prepare.py [--hub-dir DIR] [--course DIR]
 
+  * JupyterHub's proxy, configurable-http-proxy, with npm into TOOLS/node_modules;
   * the student environment, TOOLS/student-venv: the student edition (`coursekit bundle`,
     no grader, no solutions) installed as students install it, with jupyterhub for its
     single-user server, seeds installed with the toolkit (share/coursekit/seeds), the
@@ -40,6 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 TOOLS = REPO / "build" / "hub"
 STUDENT_VENV = TOOLS / "student-venv"
 PROXY = TOOLS / "node_modules" / ".bin" / "configurable-http-proxy"
+PROXY_PACKAGE = "configurable-http-proxy@5"  # tested with 5.3
 INSTRUCTOR = "instructor"
 STUDENTS = ("ada", "bea", "cai")
 # nbgrader's instructor tools, switched off in the students' environment (as student/Makefile does)
@@ -118,6 +120,19 @@ def student_environment(course: Path) -> Path:
     return STUDENT_VENV
 
 
+def ensure_proxy() -> Path:
+    """JupyterHub's proxy, configurable-http-proxy (Node.js), from npm into TOOLS/node_modules."""
+    if not PROXY.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            sys.exit("prepare: npm not found: JupyterHub's proxy is a Node.js program "
+                     "(apt-get install nodejs npm, or node 20 from nodejs.org)")
+        print("prepare: installing configurable-http-proxy with npm …", flush=True)
+        TOOLS.mkdir(parents=True, exist_ok=True)
+        _run(npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(TOOLS), PROXY_PACKAGE)
+    return PROXY
+
+
 def system_user(name: str, home: Path) -> None:
     """A Unix user for a student (useradd), its home HUB/home/<name> (0700, its own)."""
     try:
@@ -178,8 +193,7 @@ def prepare(course: Path, hub: Path) -> dict[str, str]:
     if os.geteuid() != 0:
         sys.exit("prepare: run as root: students are system users (useradd) so that nbgrader's exchange "
                  "tells their hand-ins apart (docs/deploy.md)")
-    if not PROXY.exists():
-        sys.exit(f"prepare: {PROXY} missing: `make hub` installs it (npm install configurable-http-proxy)")
+    ensure_proxy()
     student_environment(course)
     for folder, mode in ((hub, 0o711), (hub / "home", 0o711), (hub / "state", 0o700)):
         folder.mkdir(parents=True, exist_ok=True)
