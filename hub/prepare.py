@@ -163,6 +163,11 @@ def close_course(course: Path, hub: Path) -> list[Path]:
     Not the toolkit, the seeds or .venv: coursekit grade's sandboxed kernels run as users of
     their own and read those (coursekit.grader.isolation.policy.readable_paths)."""
     (course / "build").mkdir(exist_ok=True)
+    gradebook = course / "build" / "gradebook.db"
+    if not gradebook.exists():  # made now, closed: SQLite gives its journal the database's mode
+        from nbgrader.api import Gradebook
+
+        Gradebook(f"sqlite:///{gradebook}", "kfor-in-numbers").close()
     closed = closed_paths(course, hub)
     for entry in closed:
         mode = os.lstat(entry).st_mode
@@ -220,13 +225,15 @@ def main() -> int:
     parser.add_argument("--course", type=Path, default=REPO)
     parser.add_argument("--hub-dir", type=Path, default=None, help="default: COURSE/build/hub")
     parser.add_argument("--check", action="store_true", help="also list what a student can read in the course")
+    parser.add_argument("--check-only", action="store_true", help="only list it (prepare nothing)")
     args = parser.parse_args()
     course = args.course.resolve()
     hub = (args.hub_dir or course / "build" / "hub").resolve()
-    prepare(course, hub)
-    print(f"prepare: students {', '.join(students())} (system users), instructor {INSTRUCTOR}; "
-          f"exchange {hub / 'exchange'}; passwords in {hub / 'state' / 'passwords'}")
-    if args.check:
+    if not args.check_only:
+        prepare(course, hub)
+        print(f"prepare: students {', '.join(students())} (system users), instructor {INSTRUCTOR}; "
+              f"exchange {hub / 'exchange'}; passwords in {hub / 'state' / 'passwords'}")
+    if args.check or args.check_only:
         found = exposed(course, hub, students()[0])
         for path in found:
             print(f"prepare: readable by {students()[0]}: {path}")

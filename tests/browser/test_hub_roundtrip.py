@@ -299,6 +299,10 @@ def test_a_student_fetches_submits_and_reads_feedback_on_the_hub(hub: Hub, chrom
         assert score == 12.0, row  # every autograded answer right; the written ones wait for a grader
         released = hub.run(sys.executable, "-m", "coursekit.cli", "release-feedback", "--assignment", ASSIGNMENT)
         assert released.returncode == 0, released.stdout + released.stderr
+        # what grading wrote in build/ (gradebook, grades, hand-ins, feedback) is closed to students
+        check = hub.run(sys.executable, str(ROOT / "hub" / "prepare.py"), "--course", str(hub.course),
+                        "--hub-dir", str(hub.folder), "--check-only")
+        assert check.returncode == 0 and "can read nothing" in check.stdout, check.stdout + check.stderr
         timings["grade and release feedback"] = time.monotonic() - clock
 
         # --- the student fetches the feedback and reads their score

@@ -124,3 +124,24 @@ def test_grade_from_an_exchange_with_no_inbound_says_so(course_copy, tmp_path):
     done = coursekit("grade", "--exchange", "--exchange-root", str(tmp_path / "nowhere"), course=course_copy)
     assert done.returncode == 1
     assert "inbound: no such folder: nothing was handed in through the exchange" in done.stderr
+
+
+def test_close_build_closes_all_but_the_hub(tmp_path):
+    """On a hub, students are users of the machine: what grading writes in build/ is closed to
+    them; the hub's folder (exchange, homes) stays reachable, build/ itself only o+x."""
+    course = tmp_path / "course"
+    build = course / "build"
+    (build / "hub" / "exchange").mkdir(parents=True)
+    (build / "feedback").mkdir()
+    (build / "gradebook.db").write_text("", encoding="utf-8")
+    for path in (build, build / "hub", build / "feedback"):
+        path.chmod(0o755)
+    (build / "gradebook.db").chmod(0o644)
+
+    closed = exchange.close_build(course, keep=build / "hub" / "exchange")
+
+    assert sorted(p.name for p in closed) == ["feedback", "gradebook.db"]
+    assert (build / "feedback").stat().st_mode & 0o007 == 0
+    assert (build / "gradebook.db").stat().st_mode & 0o007 == 0
+    assert (build / "hub").stat().st_mode & 0o777 == 0o755
+    assert build.stat().st_mode & 0o007 == 0o001

@@ -90,6 +90,8 @@ def _grade(args: argparse.Namespace) -> int:
         print("coursekit grade: error: give a SUBMISSIONS folder or --exchange (one of them)", file=sys.stderr)
         return EXIT_USAGE
     collected = _from_exchange(course, args) if args.exchange else None
+    if collected is not None:  # students on this machine read nothing grading writes in build/
+        exchange.close_build(course.root, keep=exchange.exchange_root(course, args.exchange_root))
     if collected is not None and not collected.handins:
         print(f"coursekit: error: {collected.inbound}: no hand-in of {', '.join(course.wanted(args.assignment))} "
               "to grade", file=sys.stderr)
@@ -104,6 +106,7 @@ def _grade(args: argparse.Namespace) -> int:
     terminal.print_grades(result)
     if collected is not None:
         ready = exchange.place_receipts(collected=collected.folder, workspace=instructor_workspace(course))
+        exchange.close_build(course.root, keep=exchange.exchange_root(course, args.exchange_root))
         print(f"exchange: feedback ready to release for {len(ready)} hand-in(s): `coursekit release-feedback`")
     refused = result.rejected or (collected.rejected if collected else [])
     return EXIT_PARTIAL if refused or result.failed else EXIT_OK

@@ -151,6 +151,27 @@ def collect_from_exchange(*, course: Course, root: Path, course_id: str, assignm
     return result
 
 
+def close_build(course: Path, keep: Path) -> list[Path]:
+    """Take other users' permissions from everything in the course's build/ (the gradebook,
+    grades, hand-ins, feedback) but the folder that holds `keep` (a hub's exchange and homes
+    under build/hub): on a hub, students are users of the same machine. build/ itself keeps
+    o+x, the way to the hub's folder. Run before and after grading from the exchange."""
+    build = course / "build"
+    if os.name != "posix" or not build.is_dir():
+        return []
+    keep = keep.resolve()
+    closed = []
+    for entry in sorted(build.iterdir()):
+        mode = os.lstat(entry).st_mode
+        if stat.S_ISLNK(mode) or keep == entry.resolve() or keep.is_relative_to(entry.resolve()):
+            continue
+        if mode & 0o007:
+            os.chmod(entry, stat.S_IMODE(mode) & ~0o007)
+            closed.append(entry)
+    os.chmod(build, (stat.S_IMODE(os.stat(build).st_mode) & ~0o007) | 0o001)
+    return closed
+
+
 def place_receipts(*, collected: Path, workspace: Workspace) -> list[tuple[str, str]]:
     """Put each collected hand-in's timestamp.txt and secret beside its feedback (which
     `nbgrader release_feedback` reads); return the (student, assignment) pairs that have both."""
