@@ -211,6 +211,10 @@ def prepare(course: Path, hub: Path) -> dict[str, str]:
     instructor_home = hub / "home" / INSTRUCTOR  # the instructor's server runs as the hub's user (root)
     instructor_home.mkdir(exist_ok=True)
     os.chmod(instructor_home, 0o700)
+    news = instructor_home / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True, exist_ok=True)  # the instructor's lab: no question about fetching news
+    (news / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}\n', encoding="utf-8")
     passwords = hub / "state" / "passwords"
     if not passwords.exists():
         passwords.write_text(f"COURSEKIT_HUB_PASSWORD={secrets.token_urlsafe(9)}\n"

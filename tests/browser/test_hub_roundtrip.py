@@ -231,6 +231,9 @@ def test_a_student_fetches_submits_and_reads_feedback_on_the_hub(hub: Hub, chrom
         listing = page.request.get(f"{hub.url}/user/{STUDENT}/api/contents/").json()
         names = {item["name"] for item in listing["content"]}
         assert not names & {"solutions", "tests", "nbgrader_config.py", "build"}, names
+        # JupyterHub's default for a student's server: no page may frame it
+        headers = page.request.get(f"{hub.url}/user/{STUDENT}/api/status").headers
+        assert headers.get("content-security-policy", "").startswith("frame-ancestors 'none'"), headers
 
         # --- Assignments panel: fetch 01 (no formgrader for a student)
         offered = _assignments_panel(page)
@@ -330,3 +333,35 @@ def test_a_student_fetches_submits_and_reads_feedback_on_the_hub(hub: Hub, chrom
     finally:
         page.close()
         print("round trip (s, cumulative): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
+
+
+def _log_in(page, hub: Hub, user: str, password: str) -> None:
+    page.goto(hub.url + "/hub/logout")
+    page.goto(hub.url + "/hub/login")
+    page.locator("#username_input").fill(user)
+    page.locator("#password_input").fill(password)
+    page.locator("#login_submit").click()
+    page.wait_for_url(re.compile(rf"/user/{user}/lab"), timeout=SPAWN_TIMEOUT)
+    page.locator("#jp-main-dock-panel").wait_for(timeout=SPAWN_TIMEOUT)
+
+
+def test_the_instructor_has_formgrader_in_its_frame_on_the_hub(hub: Hub, chromium) -> None:
+    """JupyterHub >= 4.1 forbids frames by default (frame-ancestors 'none'): the instructor's
+    server allows its own ('self'), so formgrader shows inside JupyterLab; students keep 'none'."""
+    page = chromium.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        _log_in(page, hub, "instructor", hub.admin_password)
+        listing = page.request.get(f"{hub.url}/user/instructor/api/contents/").json()
+        assert {"solutions", "nbgrader_config.py"} <= {item["name"] for item in listing["content"]}
+        headers = page.request.get(f"{hub.url}/user/instructor/formgrader").headers
+        assert headers.get("content-security-policy", "").startswith("frame-ancestors 'self'"), headers
+        page.locator(".lm-MenuBar-itemLabel").filter(has_text=re.compile(r"^Nbgrader$")).click()
+        page.locator(".lm-Menu li[data-command='nbgrader:open-formgrader']").click()
+        frame = page.frame_locator("#jp-main-dock-panel iframe").first
+        frame.get_by_text("Manage Assignments").first.wait_for(timeout=60_000)
+        frame.get_by_text(ASSIGNMENT).first.wait_for(timeout=60_000)
+        _shot(page, "hub-formgrader")
+    finally:
+        page.goto(hub.url + "/hub/logout")
+        page.close()

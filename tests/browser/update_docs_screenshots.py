@@ -21,6 +21,7 @@ NAMES = (
     "formgrader-assignments", "formgrader-submissions",
     # tests/browser/test_hub_roundtrip.py (docs/deploy.md)
     "hub-fetched", "hub-validated", "hub-submitted", "hub-feedback-fetched", "hub-feedback",
+    "hub-formgrader",
 )
 
 
