@@ -98,7 +98,7 @@ test-lowest: ## the tests against the oldest release of every dependency (.venv-
 	PATH=$(CURDIR)/.venv-lowest/bin:$$PATH .venv-lowest/bin/python -m pytest tests/grader/test_pipeline.py tests/test_lessons.py
 
 lint: $(STAMP) ## ruff on code and notebooks
-	ruff check src tests benchmarks tools lessons solutions exercises
+	ruff check src tests hub benchmarks tools lessons solutions exercises
 
 tidy: $(STAMP) ## strip outputs and normalise every committed notebook
 	coursekit tidy $$(git ls-files '*.ipynb')
