@@ -19,6 +19,12 @@ c.CourseDirectory.autograded_directory = os.path.join("build", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("build", "feedback")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "build", "gradebook.db")
 
+# nbgrader's exchange (release_assignment, collect, release_feedback), when the course runs
+# on a JupyterHub: the hub's config sets COURSEKIT_EXCHANGE for the instructor's server
+# (`make hub`, hub/jupyterhub_config.py; docs/deploy.md). Without it, nbgrader's default.
+if os.environ.get("COURSEKIT_EXCHANGE"):
+    c.Exchange.root = os.environ["COURSEKIT_EXCHANGE"]
+
 # Student code runs in SafeExecute (coursekit.grader.execution): nbgrader's Execute with
 # the time and output limits below, crash recovery, the guard against patched test helpers
 # and the tamper scan. Chosen here, so `nbgrader autograde`, formgrader and `coursekit
