@@ -387,3 +387,44 @@ def test_a_late_hand_in_is_penalised_through_grade_class(course_copy, tmp_path):
         assert gb.find_submission(A01, "ada").duedate == DUE_UTC + dt.timedelta(days=2)
     reason = next(r for r in again.reasons if r.student == "ada")
     assert reason.flags == ("extension of 2 days (extensions.csv, line 2)",)
+
+
+def test_a_late_hand_in_from_the_exchange_is_penalised_and_an_extension_removes_it(
+        blank_gradebook, course_copy, tmp_path, monkeypatch):
+    """The whole path of a JupyterHub Submit: nbgrader's exchange inbound (its timestamp.txt) →
+    `grade --exchange`'s collection → collect into submitted/ → the policy, as autograde applies it."""
+    from coursekit.grader import exchange
+
+    monkeypatch.setattr(exchange, "_owner", lambda path: path.name.split("+")[0])  # ada's own folder
+    course = Course.at(course_copy)
+    stamp = "2026-10-07 12:00:00.000001 UTC"  # 1 day 13 h after DUE: 2 started days, 20 % of 8
+    inbound = tmp_path / "exchange" / "kfor-in-numbers" / "inbound" / f"ada+{A01}+{stamp}+r4nd0m"
+    inbound.mkdir(parents=True)
+    shutil.copy(HAND_IN, inbound / HAND_IN.name)
+    (inbound / "timestamp.txt").write_text(stamp, encoding="utf-8")
+    found = exchange.collect_from_exchange(course=course, root=tmp_path / "exchange", course_id="kfor-in-numbers",
+                                           assignments=[A01])
+    workspace = instructor_workspace(course)
+    collected = collect.collect(course=course, submissions=found.folder, workspace=workspace)
+    assert set(collected.accepted) == {("ada", A01)}
+
+    def penalty(name: str, extensions: str | None) -> float:
+        gradebook = tmp_path / name / "gradebook.db"
+        gradebook.parent.mkdir()
+        shutil.copy(blank_gradebook, gradebook)
+        with Gradebook(f"sqlite:///{gradebook}") as gb:
+            gb.find_grade("test_1", A01, A01, "ada").auto_score = 8.0
+            gb.db.commit()
+        if extensions is not None:
+            (tmp_path / name / "extensions.csv").write_text(extensions, encoding="utf-8")
+        late.prepare(gradebook=gradebook, config=_config(), course_root=tmp_path / name,
+                     submitted=workspace.submitted, assignments=[A01], known=[A01, A02], hand_ins={("ada", A01)},
+                     time_unknown=set())
+        resources = {"nbgrader": {"notebook": A01, "assignment": A01, "student": "ada",
+                                  "db_url": f"sqlite:///{gradebook}"}}
+        AssignLatePenalties(config=_config()).preprocess(nbformat.v4.new_notebook(), resources)
+        with Gradebook(f"sqlite:///{gradebook}") as gb:
+            return gb.find_submission_notebook(A01, A01, "ada").late_submission_penalty or 0.0
+
+    assert penalty("late", None) == pytest.approx(1.6)
+    assert penalty("extended", "student_id,assignment,days\nada,01-reading-the-source,2\n") == 0
