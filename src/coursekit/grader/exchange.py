@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from nbgrader.utils import parse_utc
+
 from coursekit.grader.collect import STUDENT_ID, Rejected, _fresh_folder
 from coursekit.grader.commands import run_nbgrader
 from coursekit.grader.course import Course, Workspace, instructor_workspace
@@ -82,8 +84,6 @@ def _owner(path: Path) -> str:
 def read_inbound(inbound: Path, assignments: list[str]) -> tuple[list[HandIn], int, list[Rejected]]:
     """The latest hand-in of each student and assignment in `inbound`, how many earlier ones
     there were, and the folders refused (named for a student by someone else, a link, …)."""
-    from nbgrader.utils import parse_utc
-
     latest: dict[tuple[str, str], HandIn] = {}
     rejected: list[Rejected] = []
     seen = 0
