@@ -1,5 +1,5 @@
 # Reading the Source - KFOR in numbers. `make help` lists the targets.
-# Every target builds .venv with pip from pyproject.toml (the test and hub extras) when it is missing, and runs
+# Every target builds .venv with pip from pyproject.toml (the test, hub and site extras) when it is missing, and runs
 # with .venv/bin first on PATH: nbgrader calls `alembic` through PATH.
 
 SHELL := /bin/bash
@@ -24,8 +24,10 @@ PARTIAL_OK = || { status=$$?; test $$status -eq 3 || exit $$status; \
 ALLOW_ROOT := $(if $(filter 0,$(USER_ID)),--allow-root)
 # make hub: the local JupyterHub's port (the proxy's API and the hub itself take the next two)
 HUB_PORT ?= 8000
+# make site: where its launch links point (tools/build_site.py's defaults when empty; docs/website.md)
+export STUDENT_REPO STUDENT_BRANCH BINDERHUB_URL JUPYTERHUB_URL
 
-.PHONY: help setup browser demo test test-fast test-browser lab hub build check bundle grade export report bench test-lowest lint tidy clean
+.PHONY: help setup browser demo test test-fast test-browser lab hub build check bundle grade export report bench test-lowest lint tidy site clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,7 +35,7 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e ".[test,hub]"
+	$(VENV)/bin/python -m pip install --quiet -e ".[test,hub,site]"
 	@touch $@
 
 setup: $(STAMP) ## create .venv and install the course (done by every target when needed)
@@ -106,6 +108,10 @@ lint: $(STAMP) ## ruff on code and notebooks
 
 tidy: $(STAMP) ## strip outputs and normalise every committed notebook
 	coursekit tidy $$(git ls-files '*.ipynb')
+
+site: $(STAMP) ## the lessons, executed, as a website in build/site/ (STUDENT_REPO=, JUPYTERHUB_URL=: docs/website.md)
+	@python -c "import jupyter_book" 2>/dev/null || python -m pip install --quiet -e ".[site]"
+	python tools/build_site.py
 
 clean: ## remove build/ (grades, feedback, gradebook); keeps .venv
 	rm -rf build

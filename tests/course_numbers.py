@@ -5,7 +5,7 @@ What is read (the course's voice)
 ---------------------------------
 - Markdown cells of every lesson (``lessons/*.ipynb``), instructor notebook
   (``solutions/*/*.ipynb``: questions, model answers, rubrics) and student notebook
-  (``exercises/*/*.ipynb``); ``README.md`` and ``docs/*.md``.
+  (``exercises/*/*.ipynb``); ``README.md``, ``docs/*.md`` and the website's own pages, ``site/*.md``.
 - Chart text in code: the string arguments of ``set_title``, ``suptitle``, ``title``,
   ``text``/``figtext``, ``annotate``, the axis-label calls, the keywords ``title=``,
   ``xlabel=``, ``ylabel=`` and ``label=`` of any call (``ax.set``, ``df.plot``, legend
@@ -152,6 +152,7 @@ def course_files(root: Path = ROOT) -> list[Path]:
     if (root / "README.md").is_file():
         found.append(root / "README.md")
     found += sorted((root / "docs").glob("*.md"))
+    found += sorted((root / "site").glob("*.md"))  # the website's own pages (make site)
     return [p for p in found if ".ipynb_checkpoints" not in p.parts]
 
 
