@@ -10,6 +10,8 @@ from packaging.requirements import Requirement
 
 # conda-forge names that differ from PyPI names (none today; add here, not in the test)
 CONDA_NAMES: dict[str, str] = {}
+# Dependencies environment.yml installs with pip (its `pip:` list), not from conda-forge.
+PIP_ONLY = {"axe-playwright-python"}
 
 
 def _canonical(name: str) -> str:
@@ -37,6 +39,10 @@ def conda_requirements() -> dict[str, str]:
             in_deps = line.startswith("dependencies:")
             continue
         match = re.match(r"^  - ([A-Za-z0-9_.-]+)\s*(.*)$", line)
+        pip_listed = re.match(r"^      - ([A-Za-z][A-Za-z0-9_.-]*)\s*(.*)$", line)  # in `pip:`, not `-e .`
+        if pip_listed:
+            assert _canonical(pip_listed.group(1)) in PIP_ONLY, f"environment.yml: {line.strip()}: not in PIP_ONLY"
+            match = pip_listed
         if in_deps and match and not line.endswith(":"):
             name, spec = match.groups()
             out[_canonical(CONDA_NAMES.get(name, name))] = str(Requirement(f"x{spec.replace(' ', '')}").specifier)

@@ -137,7 +137,7 @@ def test_the_student_readme_and_makefile_are_for_students(bundle_zip):
         names = set(bundle.namelist())
     for path in re.findall(r"`((?:lessons|exercises)/[^`]+\.ipynb)`", readme):
         assert TOP + path in names, path
-    assert set(STUDENT_FILES) == {"README.md", "Makefile", "nbgrader_config.py"}
+    assert set(STUDENT_FILES) == {"README.md", "Makefile", "nbgrader_config.py", "postBuild"}
 
 
 def _make(folder: Path, *args: str, user_id: str | None = None, timeout: int = 900) -> subprocess.CompletedProcess:

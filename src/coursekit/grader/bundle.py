@@ -2,7 +2,10 @@
 
 Lessons, exercises, seeds and the student toolkit (`coursekit` without its grader), with
 the student edition's own README, Makefile and nbgrader_config.py from `student/`, and a
-pyproject.toml and environment.yml that install only what a student needs. Never
+pyproject.toml and environment.yml that install only what a student needs. The zip is also
+a Binder (repo2docker) repository as it is: environment.yml (with `pip install -e .`, which
+repo2docker runs once the repository is copied in) and `postBuild`, which switches nbgrader's
+instructor tools off as the student Makefile's set-up does (docs/website.md). Never
 solutions/, tests/ (answer keys, variants, sample class), docs/ (grading guides), the
 gradebook, or the grader (`coursekit.grader`, whose tamper scan explains how to evade it,
 and `coursekit.judge`, which runs the hidden tests).
@@ -21,7 +24,10 @@ TOP = Path("kfor-in-numbers")  # the folder the zip unpacks into (the student RE
 # From the course, as they are.
 STUDENT_BUNDLE = ("LICENSE", "lessons", "exercises", "seeds", "src")
 # The student edition's own files, in student/ of the course: they replace the instructor's.
-STUDENT_FILES = ("README.md", "Makefile", "nbgrader_config.py")
+STUDENT_FILES = ("README.md", "Makefile", "nbgrader_config.py", "postBuild")
+# The Python a Binder of the student edition runs: repo2docker reads it from environment.yml's
+# `python =X.Y` line only (a range such as `>=3.11` is not read). Within requires-python.
+BINDER_PYTHON = "3.12"
 # Inside src/: what only instructors run.
 GRADER_PARTS = (Path("src/coursekit/grader"), Path("src/coursekit/judge"), Path("src/coursekit/cli.py"))
 # pyproject.toml sections a student's install keeps; the rest (test extras, the grader's
@@ -67,9 +73,11 @@ def student_pyproject(text: str) -> str:
 def student_environment(pyproject: str) -> str:
     """environment.yml for conda users, from the student pyproject's dependencies."""
     project = tomllib.loads(pyproject)["project"]
-    lines = ["# conda-forge environment for the student edition (the same packages as pyproject.toml).",
+    lines = ["# conda-forge environment for the student edition (the same packages as pyproject.toml),",
+             f"# for conda and for Binder (repo2docker reads the Python version from `python ={BINDER_PYTHON}`;",
+             f"# pyproject.toml asks for Python {project['requires-python']}).",
              "name: kfor-in-numbers", "channels:", "  - conda-forge", "dependencies:",
-             f"  - python {project['requires-python']}", "  - pip"]
+             f"  - python ={BINDER_PYTHON}", "  - pip"]
     for requirement in project["dependencies"]:
         name = _distribution(requirement)
         bounds = requirement.strip()[len(name):].strip()
