@@ -348,6 +348,25 @@ def test_png_bytes_and_show_outside_ipython():
     assert charts.show(ax, alt="a chart") is None
 
 
+def test_show_attaches_the_alt_text_to_the_png_and_to_an_html_image(monkeypatch):
+    """JupyterLab draws a PNG output with no alt attribute: show() also gives an <img> with the alt text."""
+    import IPython
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython, "get_ipython", lambda: object())
+    monkeypatch.setattr(IPython.display, "display", lambda *args, **kwargs: shown.append((args, kwargs)))
+    charts.show(honest_axes(), alt='Two "lines" & a date axis')
+    charts.show(honest_axes())
+    (with_alt, with_alt_kwargs), (without, without_kwargs) = shown
+    bundle = with_alt[0]
+    assert with_alt_kwargs == {"raw": True, "metadata": {"image/png": {"alt": 'Two "lines" & a date axis'}}}
+    assert bundle["text/html"] == (f'<img alt="Two &quot;lines&quot; &amp; a date axis" '
+                                   f'src="data:image/png;base64,{bundle["image/png"]}">')
+    assert bundle["text/plain"] == 'Two "lines" & a date axis'
+    assert set(without[0]) == {"image/png", "text/plain"} and without_kwargs == {"raw": True}
+
+
 def test_describe_names_what_the_grader_sees():
     ax = honest_axes()
     ax.scatter(DATES, TROOPS)

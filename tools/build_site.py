@@ -92,6 +92,9 @@ def config(*, student_repo: str, branch: str, binderhub: str, jupyterhub: str) -
                 "html_show_sourcelink": False,
                 "html_theme_options": {"use_download_button": True, "show_toc_level": 2},
                 "nb_execution_show_tb": True,
+                # charts.show gives a chart as a PNG and as an <img> with its alt text: the site takes the
+                # PNG (an image file, its alt from the cell's alt_text), other outputs keep their HTML
+                "nb_mime_priority_overrides": [["html", "image/png", 25]],
                 "suppress_warnings": ["mystnb.unknown_mime_type"],
             },
         },

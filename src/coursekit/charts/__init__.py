@@ -11,6 +11,8 @@ notebook's output, whatever the matplotlib backend. See docs/charts.md.
 
 from __future__ import annotations
 
+import base64
+import html
 import io
 
 from matplotlib.axes import Axes
@@ -39,18 +41,29 @@ def show(chart: Axes | Figure, *, alt: str | None = None) -> None:
     Under the Agg backend figures are never displayed, and a test cell closes the figures
     it reads, so without this the graded notebook (and the student's feedback) would keep
     no picture of the chart that was checked. Outside IPython this does nothing.
+
+    With `alt`, the output carries the alt text in every form a reader uses: in the PNG's
+    metadata (nbconvert and the feedback pages write it as `<img alt=...>`) and as an HTML
+    `<img>` with its `alt` (JupyterLab draws a PNG output without any alt attribute, so a
+    screen reader would meet an unlabelled image), and as the plain-text form.
     """
     try:
         from IPython import get_ipython
-        from IPython.display import Image, display
+        from IPython.display import display
     except ImportError:  # pragma: no cover - IPython comes with every kernel
         return
     if get_ipython() is None:
         return
-    image = Image(data=png_bytes(chart), format="png")
-    if alt:
-        image.alt = alt
-    display(image)
+    png = base64.b64encode(png_bytes(chart)).decode("ascii")
+    if not alt:
+        display({"image/png": png, "text/plain": "<chart>"}, raw=True)
+        return
+    bundle = {
+        "image/png": png,
+        "text/html": f'<img alt="{html.escape(alt, quote=True)}" src="data:image/png;base64,{png}">',
+        "text/plain": alt,
+    }
+    display(bundle, raw=True, metadata={"image/png": {"alt": alt}})
 
 
 def describe(chart: Chart) -> str:
