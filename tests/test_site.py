@@ -98,6 +98,35 @@ def test_every_chart_cell_passes_its_alt_text_to_the_page(staged: Path):
     assert passed >= 6  # lesson 3 draws five charts, lesson 4 one
 
 
+def _headings(path: Path) -> list[int]:
+    if path.suffix == ".ipynb":
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    else:
+        text = path.read_text(encoding="utf-8")
+    text = re.sub(r"^(```|~~~).*?^\1", "", text, flags=re.S | re.M)  # fenced code is not a heading
+    return [len(m.group(1)) if m.group(1) else int(m.group(2))
+            for m in re.finditer(r"^(#{1,6}) \S|<h([1-6])\b", text, re.M)]
+
+
+def test_every_page_has_one_title_and_headings_in_order(staged: Path):
+    """One level-1 heading first, and no level skipped on the way down (WCAG 1.3.1; axe's heading-order)."""
+    pages = sorted(p for p in staged.rglob("*") if p.suffix in {".md", ".ipynb"})
+    assert len(pages) == len(LESSONS) + 4
+    for page in pages:
+        levels = _headings(page)
+        assert levels[0] == 1 and levels.count(1) == 1, (page.name, levels)
+        skips = [(a, b) for a, b in zip(levels, levels[1:], strict=False) if b > a + 1]
+        assert skips == [], (page.name, skips)
+
+
+def test_the_heading_check_sees_a_skipped_level(tmp_path: Path):
+    page = tmp_path / "page.md"
+    page.write_text("# Title\n\n```python\n# a comment, not a heading\n```\n\n## Part\n\n#### Too deep\n",
+                    encoding="utf-8")
+    assert _headings(page) == [1, 2, 4]
+
+
 def test_the_book_declares_english_and_the_student_repository(staged: Path):
     import yaml
 
