@@ -194,3 +194,11 @@ def test_an_images_alt_text_is_kept_as_text_and_nothing_else_of_its_metadata():
     html, _ = HTMLExporter(template_name="classic").from_notebook_node(nb)
     assert 'alt="a chart&#34; onerror=&#34;' in html or 'alt="a chart&quot; onerror=&quot;' in html, html[-3000:]
     assert payloads(html) == []
+
+
+def test_the_feedback_page_declares_its_language():
+    """nbgrader's own page opens with a bare <html>; the course's declares English (WCAG 3.1.1)."""
+    ours = render([new_markdown_cell("hello")], page="feedback", config=_formgrade_config(_course_config()))
+    assert re.search(r"<html lang=\"en\">", ours)
+    stock = render([new_markdown_cell("hello")], page="feedback", config=_stock_config())
+    assert "<html>" in stock and 'lang="' not in stock.split("<head>")[0]  # control
