@@ -19,6 +19,8 @@ TARGET = ROOT / "docs" / "screenshots"
 NAMES = (
     "lesson-01-run-all", "lesson-03-chart", "validate-solved", "validate-blank",
     "formgrader-assignments", "formgrader-submissions",
+    # tests/browser/test_accessibility.py: the website (make site)
+    "site-lesson-03",
     # tests/browser/test_hub_roundtrip.py (docs/deploy.md)
     "hub-fetched", "hub-validated", "hub-submitted", "hub-feedback-fetched", "hub-feedback",
     "hub-formgrader",
