@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     out = build(out=args.out.resolve(), work=args.work.resolve(), student_repo=args.student_repo,
                 branch=args.branch, binderhub=args.binderhub, jupyterhub=args.jupyterhub)
-    pages = len(list(out.rglob("*.html")))
+    pages = len([p for p in out.rglob("*.html") if "_static" not in p.relative_to(out).parts])
     print(f"site: {pages} pages in {out} ({time.perf_counter() - started:.0f} s); open {out / 'index.html'}")
     return 0
 
