@@ -1,5 +1,5 @@
 # Reading the Source - KFOR in numbers. `make help` lists the targets.
-# Every target builds .venv with pip from pyproject.toml when it is missing, and runs
+# Every target builds .venv with pip from pyproject.toml (the test and hub extras) when it is missing, and runs
 # with .venv/bin first on PATH: nbgrader calls `alembic` through PATH.
 
 SHELL := /bin/bash
@@ -22,8 +22,10 @@ COURSEKIT ?= coursekit
 PARTIAL_OK = || { status=$$?; test $$status -eq 3 || exit $$status; \
 	echo "note: some hand-ins were refused or not graded; see the lines above, rejected.csv and reasons.csv"; }
 ALLOW_ROOT := $(if $(filter 0,$(USER_ID)),--allow-root)
+# make hub: the local JupyterHub's port (the proxy's API and the hub itself take the next two)
+HUB_PORT ?= 8000
 
-.PHONY: help setup browser demo test test-fast test-browser lab build check bundle grade report bench test-lowest lint tidy clean
+.PHONY: help setup browser demo test test-fast test-browser lab hub build check bundle grade export report bench test-lowest lint tidy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,7 +33,7 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e ".[test]"
+	$(VENV)/bin/python -m pip install --quiet -e ".[test,hub]"
 	@touch $@
 
 setup: $(STAMP) ## create .venv and install the course (done by every target when needed)
@@ -54,6 +56,18 @@ test-browser: $(STAMP) browser ## JupyterLab in Chromium: lessons, Validate, for
 lab: $(STAMP) ## start JupyterLab on the course, with nbgrader's extensions
 	jupyter lab $(ALLOW_ROOT) --notebook-dir=. lessons/00-getting-started.ipynb
 
+hub: $(STAMP) ## a local JupyterHub for a class: instructor, students, nbgrader exchange (root; HUB_PORT=8000; docs/deploy.md)
+	@test "$(USER_ID)" = 0 || { echo "make hub: run as root (sudo make hub): each student is a system user, as nbgrader's exchange needs (docs/deploy.md)" >&2; exit 1; }
+	@python -c "import jupyterhub" 2>/dev/null || python -m pip install --quiet -e ".[hub]"
+	python hub/prepare.py --check
+	@. build/hub/state/passwords && printf '%s\n' "" \
+	  "JupyterHub on http://127.0.0.1:$(HUB_PORT)  (Ctrl-C stops it; docs/deploy.md)" \
+	  "  instructor: instructor / $$COURSEKIT_HUB_ADMIN_PASSWORD   (formgrader; the course folder)" \
+	  "  students:   $${COURSEKIT_HUB_STUDENTS:-ada,bea,cai} / $$COURSEKIT_HUB_PASSWORD   (Assignments panel; their own home)" \
+	  "  release:    COURSEKIT_EXCHANGE=build/hub/exchange nbgrader release_assignment 01-reading-the-source" \
+	  "  grade:      coursekit grade --exchange, then coursekit release-feedback" ""
+	COURSEKIT_HUB_PORT=$(HUB_PORT) jupyterhub -f hub/jupyterhub_config.py
+
 build: $(STAMP) ## regenerate exercises/ from solutions/ (nbgrader generate_assignment)
 	coursekit build
 
@@ -66,6 +80,10 @@ bundle: $(STAMP) ## zip what students receive (build/kfor-in-numbers-student.zip
 grade: $(STAMP) ## grade a folder of submissions: make grade SUBMISSIONS=path/to/folder
 	@test -n "$${SUBMISSIONS:-}" || { echo "usage: make grade SUBMISSIONS=path/to/folder" >&2; exit 2; }
 	$(COURSEKIT) grade "$(SUBMISSIONS)" $(PARTIAL_OK)
+
+export: $(STAMP) ## grades for an LMS: make export TO=canvas|moodle|csv FILE=build/canvas.csv [ROSTER=class.csv]
+	@test -n "$${TO:-}" -a -n "$${FILE:-}" || { echo "usage: make export TO=canvas|moodle|csv FILE=build/canvas.csv [ROSTER=class.csv]" >&2; exit 2; }
+	$(COURSEKIT) export --to "$(TO)" "$(FILE)" $(if $(ROSTER),--roster "$(ROSTER)")
 
 report: $(STAMP) ## grade distribution and item analysis of the last grading run (build/report/)
 	coursekit report
@@ -84,7 +102,7 @@ test-lowest: ## the tests against the oldest release of every dependency (.venv-
 	PATH=$(CURDIR)/.venv-lowest/bin:$$PATH .venv-lowest/bin/python -m pytest tests/grader/test_pipeline.py tests/test_lessons.py
 
 lint: $(STAMP) ## ruff on code and notebooks
-	ruff check src tests benchmarks tools lessons solutions exercises
+	ruff check src tests hub benchmarks tools lessons solutions exercises
 
 tidy: $(STAMP) ## strip outputs and normalise every committed notebook
 	coursekit tidy $$(git ls-files '*.ipynb')

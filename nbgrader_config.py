@@ -19,6 +19,12 @@ c.CourseDirectory.autograded_directory = os.path.join("build", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("build", "feedback")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "build", "gradebook.db")
 
+# nbgrader's exchange (release_assignment, collect, release_feedback), when the course runs
+# on a JupyterHub: the hub's config sets COURSEKIT_EXCHANGE for the instructor's server
+# (`make hub`, hub/jupyterhub_config.py; docs/deploy.md). Without it, nbgrader's default.
+if os.environ.get("COURSEKIT_EXCHANGE"):
+    c.Exchange.root = os.environ["COURSEKIT_EXCHANGE"]
+
 # Student code runs in SafeExecute (coursekit.grader.execution): nbgrader's Execute with
 # the time and output limits below, crash recovery, the guard against patched test helpers
 # and the tamper scan. Chosen here, so `nbgrader autograde`, formgrader and `coursekit
@@ -32,6 +38,23 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+
+# Due dates, extensions and late work (docs/instructor-guide.md, "Due dates, extensions and
+# late work"). `coursekit grade` writes the due dates and each hand-in's extension and time
+# (its timestamp.txt) into the gradebook before autograde; nbgrader's AssignLatePenalties
+# (above) then asks coursekit's LatePenalty what a late hand-in costs. Days late are started
+# 24-hour periods after the student's (extended) due date. By default nothing is due and
+# late work costs nothing.
+c.AssignLatePenalties.plugin_class = "coursekit.grader.late.LatePenalty"
+# c.LatePolicy.due = {
+#     "01-reading-the-source": "2026-10-05 23:59:00 Europe/London",  # a time zone is required
+#     "02-extracting-claims": "2026-10-12 23:59:00 Europe/London",
+# }
+# c.LatePolicy.extensions = "extensions.csv"  # beside this file: student_id,assignment,days|hours|due
+# c.LatePolicy.canvas_late_days = 1           # a Canvas "late" hand-in (no time given) counts as 1 day late
+# c.LatePenalty.penalty_method = "per_day"    # "none" (default), "zero" or "per_day"
+# c.LatePenalty.percent_per_day = 10          # % of the earned score per started day late
+# c.LatePenalty.max_percent = 50              # at most this % is lost
 
 # Feedback shows each test's result and message, never hidden test code.
 c.GenerateFeedback.preprocessors = [

@@ -18,7 +18,7 @@ def _canonical(name: str) -> str:
 
 def pip_requirements() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    wanted = project["dependencies"] + project["optional-dependencies"]["test"]
+    wanted = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
     out = {}
     for line in wanted:
         requirement = Requirement(line)

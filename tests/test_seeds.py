@@ -118,9 +118,48 @@ def test_environment_variable_points_at_the_seeds(course_copy, monkeypatch, tmp_
     assert seeds.find_seeds_dir() == course_copy / "seeds"
 
 
+def test_installed_seeds_are_found_outside_the_course(course_copy, tmp_path, monkeypatch):
+    """A notebook fetched on a hub lives in ~/01-reading-the-source/, outside any course folder:
+    is the copy installed with the toolkit found from there, and its files checked?"""
+    home = tmp_path / "home" / "ada" / "01-reading-the-source"
+    home.mkdir(parents=True)
+    monkeypatch.delenv(seeds.SEEDS_ENV, raising=False)
+    monkeypatch.setattr(seeds, "installed_seeds_dir", lambda: course_copy / "seeds")
+    monkeypatch.chdir(home)
+    assert seeds.find_seeds_dir() == course_copy / "seeds"
+    assert len(seeds.read_article()) == 3756
+    article = course_copy / "seeds" / "kfor-article.txt"
+    article.write_bytes(article.read_bytes().replace(b"NATO", b"NAT0", 1))
+    with pytest.raises(seeds.SeedError, match="kfor-article.txt: altered"):
+        seeds.read_article()
+
+
+def test_course_seeds_win_over_the_installed_copy(course_copy, tmp_path, monkeypatch):
+    """Inside a course, its own seeds/ is used, not the copy installed with the toolkit."""
+    monkeypatch.delenv(seeds.SEEDS_ENV, raising=False)
+    monkeypatch.setattr(seeds, "installed_seeds_dir", lambda: tmp_path / "installed")
+    monkeypatch.chdir(course_copy / "exercises")
+    assert seeds.find_seeds_dir() == course_copy / "seeds"
+
+
+def test_installed_seeds_dir_is_where_pyproject_installs_them():
+    """Does pyproject.toml (and so the student edition's) install every seed file where
+    installed_seeds_dir() looks?"""
+    import tomllib
+
+    from coursekit.grader.bundle import student_pyproject
+
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    for project in (tomllib.loads(text), tomllib.loads(student_pyproject(text))):
+        data_files = project["tool"]["setuptools"]["data-files"]
+        assert data_files == {"share/coursekit/seeds": ["seeds/*"]}
+    assert seeds.installed_seeds_dir().relative_to(sys.prefix).as_posix() == "share/coursekit/seeds"
+
+
 def test_no_seeds_anywhere_is_a_clear_error(tmp_path, monkeypatch):
     """Is the error for a folder outside the course one that says what to do?"""
     monkeypatch.delenv(seeds.SEEDS_ENV, raising=False)
+    monkeypatch.setattr(seeds, "installed_seeds_dir", lambda: tmp_path / "nothing-installed")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(seeds.SeedError, match=r"seeds/SHA256SUMS: not found .*COURSEKIT_SEEDS"):
         seeds.find_seeds_dir()

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,8 +33,23 @@ class SeedError(CoursekitError, RuntimeError):
     """The course data is missing or differs from what the course was written against."""
 
 
+def installed_seeds_dir() -> Path:
+    """Where an installed toolkit keeps its copy of the seeds: `<prefix>/share/coursekit/seeds`
+    (pyproject.toml's data-files, in the student edition too). It may not exist."""
+    return Path(sys.prefix) / "share" / "coursekit" / "seeds"
+
+
 def find_seeds_dir(start: str | os.PathLike[str] | None = None) -> Path:
-    """Return the `seeds/` folder: `$COURSEKIT_SEEDS`, else the nearest one at or above `start`."""
+    """Return the `seeds/` folder, the first of:
+
+    1. `$COURSEKIT_SEEDS` (a JupyterHub sets it for student servers; an error if it names no seeds);
+    2. the nearest `seeds/` at or above `start` (default: the current folder), as in the course;
+    3. the copy installed with the toolkit (`installed_seeds_dir()`), for a notebook in a
+       folder outside the course, such as `~/01-reading-the-source/` fetched on a hub.
+
+    Whichever is found, `verify`, `seed_path` and the readers check its files against its
+    `SHA256SUMS`, the same checksums the course ships.
+    """
     override = os.environ.get(SEEDS_ENV)
     if override:
         folder = Path(override).expanduser().resolve()
@@ -47,9 +63,12 @@ def find_seeds_dir(start: str | os.PathLike[str] | None = None) -> Path:
             return candidate
         if folder.name == "seeds" and (folder / MANIFEST).is_file():
             return folder
+    installed = installed_seeds_dir()
+    if (installed / MANIFEST).is_file():
+        return installed
     raise SeedError(
-        f"seeds/{MANIFEST}: not found in {here} or any folder above it; run from inside the "
-        f"course folder or set ${SEEDS_ENV} to its seeds/ folder"
+        f"seeds/{MANIFEST}: not found in {here} or any folder above it, nor installed with the toolkit "
+        f"({installed}); run from inside the course folder or set ${SEEDS_ENV} to its seeds/ folder"
     )
 
 

@@ -19,16 +19,21 @@ TARGET = ROOT / "docs" / "screenshots"
 NAMES = (
     "lesson-01-run-all", "lesson-03-chart", "validate-solved", "validate-blank",
     "formgrader-assignments", "formgrader-submissions",
+    # tests/browser/test_hub_roundtrip.py (docs/deploy.md)
+    "hub-fetched", "hub-validated", "hub-submitted", "hub-feedback-fetched", "hub-feedback",
+    "hub-formgrader",
 )
 
 
 def main() -> int:
-    missing = [name for name in NAMES if not (SOURCE / f"{name}.png").exists()]
+    # `update_docs_screenshots.py hub` copies only the pictures whose names start with "hub"
+    names = [name for name in NAMES if not sys.argv[1:] or name.startswith(tuple(sys.argv[1:]))]
+    missing = [name for name in names if not (SOURCE / f"{name}.png").exists()]
     if missing:
         print(f"missing in {SOURCE}: {', '.join(missing)}; run `python -m pytest -m browser` first", file=sys.stderr)
         return 1
     TARGET.mkdir(parents=True, exist_ok=True)
-    for name in NAMES:
+    for name in names:
         picture = Image.open(SOURCE / f"{name}.png").convert("RGB")
         small = picture.quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
         small.save(TARGET / f"{name}.png", optimize=True)

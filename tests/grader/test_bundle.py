@@ -65,7 +65,9 @@ def test_the_student_pyproject_is_lean():
     assert "coursekit.grader" in text and "coursekit.grader" not in kept
     full, student = tomllib.loads(text), tomllib.loads(kept)
     assert "optional-dependencies" not in student["project"]  # pytest, ruff, playwright, …
-    assert student["tool"] == {"setuptools": {"packages": {"find": full["tool"]["setuptools"]["packages"]["find"]}}}
+    # the toolkit's package, and the seeds installed with it (coursekit.seeds.installed_seeds_dir)
+    assert student["tool"] == {"setuptools": {"packages": {"find": full["tool"]["setuptools"]["packages"]["find"]},
+                                              "data-files": full["tool"]["setuptools"]["data-files"]}}
     assert student["build-system"] == full["build-system"]
     names = [re.split(r"[<>=!~]", d)[0] for d in full["project"]["dependencies"]]
     assert set(GRADER_ONLY_DEPENDENCIES) < set(names)

@@ -26,7 +26,7 @@ STUDENT_FILES = ("README.md", "Makefile", "nbgrader_config.py")
 GRADER_PARTS = (Path("src/coursekit/grader"), Path("src/coursekit/judge"), Path("src/coursekit/cli.py"))
 # pyproject.toml sections a student's install keeps; the rest (test extras, the grader's
 # entry points and page templates, pytest and ruff settings) is the instructor's.
-STUDENT_SECTIONS = ("[build-system]", "[project]", "[tool.setuptools.packages.find]")
+STUDENT_SECTIONS = ("[build-system]", "[project]", "[tool.setuptools.packages.find]", "[tool.setuptools.data-files]")
 # Distributions only the grader imports (tests/grader/test_bundle.py checks that nothing in
 # the student edition imports them).
 GRADER_ONLY_DEPENDENCIES = ("distributed", "nh3", "rich")

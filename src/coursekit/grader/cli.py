@@ -20,8 +20,9 @@ from pathlib import Path
 
 from coursekit import notebooks, seeds
 from coursekit.errors import CoursekitError
-from coursekit.grader import build, bundle, gate, report, sampleclass, terminal
+from coursekit.grader import build, bundle, exchange, export, gate, report, sampleclass, terminal
 from coursekit.grader.collect import LAYOUTS, LMS_FILE_PATTERN
+from coursekit.grader.config import load_config
 from coursekit.grader.course import Course, demo_workspace, instructor_workspace
 from coursekit.grader.pipeline import Run, grade, grade_class
 
@@ -67,16 +68,59 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _course_id(course: Course) -> str:
+    return load_config(course).CourseDirectory.get("course_id", "") or "kfor-in-numbers"
+
+
+def _from_exchange(course: Course, args: argparse.Namespace) -> exchange.ExchangeCollected:
+    """Copy the exchange's latest hand-ins into build/exchange/collected/ and say what was taken."""
+    root = exchange.exchange_root(course, args.exchange_root)
+    collected = exchange.collect_from_exchange(course=course, root=root, course_id=_course_id(course),
+                                               assignments=course.wanted(args.assignment))
+    print(f"exchange: {len(collected.handins)} hand-in(s) from {collected.inbound} "
+          f"(the latest of each student; {collected.replaced} earlier left there) -> {collected.folder}")
+    for refused in collected.rejected:
+        print(f"exchange: refused {refused.path}: {refused.reason}", file=sys.stderr)
+    return collected
+
+
 def _grade(args: argparse.Namespace) -> int:
     course = _course(args)
+    if args.exchange == (args.submissions is not None):
+        print("coursekit grade: error: give a SUBMISSIONS folder or --exchange (one of them)", file=sys.stderr)
+        return EXIT_USAGE
+    collected = _from_exchange(course, args) if args.exchange else None
+    if collected is not None:  # students on this machine read nothing grading writes in build/
+        exchange.close_build(course.root, keep=exchange.exchange_root(course, args.exchange_root))
+    if collected is not None and not collected.handins:
+        print(f"coursekit: error: {collected.inbound}: no hand-in of {', '.join(course.wanted(args.assignment))} "
+              "to grade", file=sys.stderr)
+        return EXIT_ERROR
     with terminal.ProgressReporter() as progress:
         result = grade(
-            course=course, submissions=args.submissions, assignments=args.assignment,
+            course=course, submissions=collected.folder if collected else args.submissions,
+            assignments=args.assignment,
             workers=args.workers, dask_address=args.dask, force=args.force, reporter=progress,
             warm_kernels=args.warm_kernels, zip_pattern=args.zip_pattern, sandbox=args.sandbox,
         )
     terminal.print_grades(result)
-    return EXIT_PARTIAL if result.rejected or result.failed else EXIT_OK
+    if collected is not None:
+        ready = exchange.place_receipts(collected=collected.folder, workspace=instructor_workspace(course))
+        exchange.close_build(course.root, keep=exchange.exchange_root(course, args.exchange_root))
+        print(f"exchange: feedback ready to release for {len(ready)} hand-in(s): `coursekit release-feedback`")
+    refused = result.rejected or (collected.rejected if collected else [])
+    return EXIT_PARTIAL if refused or result.failed else EXIT_OK
+
+
+def _release_feedback(args: argparse.Namespace) -> int:
+    course = _course(args)
+    root = exchange.exchange_root(course, args.exchange_root)
+    released = exchange.release_feedback(course=course, root=root, assignments=course.wanted(args.assignment))
+    for student, assignment in released:
+        print(f"released feedback: {student} {assignment}")
+    print(f"exchange: feedback of {len(released)} hand-in(s) released to {root}; students fetch it in the "
+          "Assignments panel (Fetch Feedback)")
+    return EXIT_OK
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -84,6 +128,19 @@ def _report(args: argparse.Namespace) -> int:
     written = report.write_report(workspace=instructor_workspace(course),
                                   assignments=args.assignment or course.assignments())
     terminal.print_report(written)
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    course = _course(args)
+    written = export.export_grades(
+        gradebook=instructor_workspace(course).gradebook, to=args.to, out=args.file,
+        assignments=[course.assignment(a) for a in args.assignment] if args.assignment else None,
+        roster=args.roster, include_pending=args.include_pending,
+    )
+    print(written.summary())
+    for note in written.notes:
+        print(f"note: {note}")
     return EXIT_OK
 
 
@@ -145,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(run=run)
         return sub
 
+    def exchange_root(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--exchange-root", type=Path, default=None, metavar="FOLDER",
+                         help=f"nbgrader's exchange (default: ${exchange.EXCHANGE_ENV}, else build/hub/exchange)")
+
     def only_assignment(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
 
@@ -159,7 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("grade", _grade, "collect, autograde, feedback and export a folder of submissions")
     sub.formatter_class = argparse.RawDescriptionHelpFormatter
     sub.epilog = f"SUBMISSIONS may be laid out in any of these ways:\n{LAYOUTS}"
-    sub.add_argument("submissions", type=Path, help="the class's hand-ins: a folder (layouts below) or an LMS zip")
+    sub.add_argument("submissions", type=Path, nargs="?", default=None,
+                     help="the class's hand-ins: a folder (layouts below) or an LMS zip")
+    sub.add_argument("--exchange", action="store_true",
+                     help="instead: the latest hand-in of each student in nbgrader's exchange (a JupyterHub's "
+                          "Submit), copied to build/exchange/collected/ and graded from there")
+    exchange_root(sub)
     sub.add_argument("--zip-pattern", default=LMS_FILE_PATTERN,
                      help="regex with groups student_id and file_id for the files of an LMS zip")
     only_assignment(sub)
@@ -171,7 +237,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--no-warm-kernels", dest="warm_kernels", action="store_false",
                      help="start every kernel from scratch instead of forking a pre-imported one")
 
+    sub = command("release-feedback", _release_feedback,
+                  "nbgrader release_feedback for the hand-ins `grade --exchange` graded")
+    only_assignment(sub)
+    exchange_root(sub)
+
     only_assignment(command("report", _report, "grade distribution and item analysis (PNG, CSV, HTML)"))
+
+    sub = command("export", _export, "grades for an LMS (Canvas, Moodle) or a tidy CSV, from build/gradebook.db")
+    sub.add_argument("--to", choices=export.FORMATS, required=True,
+                     help="canvas or moodle: their grade-import CSV; csv: one row per student and assignment")
+    sub.add_argument("file", type=Path, metavar="FILE", help="the CSV to write (e.g. build/canvas.csv)")
+    only_assignment(sub)
+    sub.add_argument("--roster", type=Path, default=None, metavar="CSV",
+                     help="class list: student_id, optional name, sis_id, email, section, lms_id; adds students "
+                          "who handed in nothing and gives the LMS ids")
+    sub.add_argument("--include-pending", action="store_true",
+                     help="export the points so far of hand-ins still waiting for hand-grading (not final)")
 
     sub = command("bundle", _bundle, "zip what students receive: lessons, exercises, seeds, toolkit")
     sub.add_argument("--out", type=Path, default=None, help="default: build/kfor-in-numbers-student.zip")

@@ -1,7 +1,13 @@
 """Collect hand-ins into nbgrader's submitted/ folder: from a folder laid out
 `<student>/<assignment>/*.ipynb`, or from an LMS zip. Every notebook is read first, so a
 broken file is refused by name and cause instead of stopping nbgrader halfway through
-the class; repeated cell ids are mended (and noted), never silently."""
+the class; repeated cell ids are mended (and noted), never silently.
+
+When a hand-in comes with its time, that is carried too (coursekit.grader.late): a
+`timestamp.txt` in a hand-in's own folder (nbgrader's exchange writes one) is checked and
+written, in UTC, beside the notebooks; a bad one is refused by name and the hand-in graded
+without a time. An LMS file name's `late` marker (Canvas: `<student>_late_…`) gives no
+time: the hand-in is listed in `Collected.late`, and the late policy decides what it costs."""
 
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ import nbformat
 
 from coursekit.grader.course import Course, Workspace, notebooks_in
 from coursekit.grader.errors import CourseError
+from coursekit.grader.late import TIMESTAMP, TIMESTAMP_MAX_BYTES, format_utc, read_timestamp
 from coursekit.grader.limits import JSON_DEPTH, NUMBER_DIGITS
 
 log = logging.getLogger(__name__)
@@ -30,8 +37,9 @@ STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # An LMS download names each file <student>_<…>_<original name>; Canvas, for instance,
 # writes "smithjane_late_12345_678901_01-reading-the-source.ipynb". nbgrader's zip_collect
 # leaves this pattern to the instructor (FileNameCollectorPlugin.named_regexp); this is ours,
-# overridable with --zip-pattern, with the same named groups.
-LMS_FILE_PATTERN = r"^(?P<student_id>[A-Za-z0-9.-]+)_(?:late_)?(?:\d+_)*(?P<file_id>[^/]+\.ipynb)$"
+# overridable with --zip-pattern, with the same named groups (and, optionally, `late`:
+# matched, the hand-in is marked late without a time).
+LMS_FILE_PATTERN = r"^(?P<student_id>[A-Za-z0-9.-]+)_(?:(?P<late>late)_)?(?:\d+_)*(?P<file_id>[^/]+\.ipynb)$"
 ZIP_MAX_BYTES = 2 * 1024**3  # refuse archives that unpack to more than this (zip bombs)
 
 
@@ -49,6 +57,7 @@ class Collected:
     rejected: list[Rejected] = field(default_factory=list)
     notes: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # what collect had to mend
     layout: str = ""  # which layout the submissions were read as (LAYOUTS), for messages
+    late: set[tuple[str, str]] = field(default_factory=set)  # marked late by the LMS, time unknown
 
 
 # --- LMS zips ----------------------------------------------------------------------------
@@ -71,6 +80,12 @@ def _place(name: str, names: dict[str, str], regex: re.Pattern) -> tuple[str, st
     return student, names[found], found + ".ipynb"
 
 
+def _marked_late(name: str, regex: re.Pattern) -> bool:
+    """Does an LMS file name carry the `late` marker (the pattern's optional `late` group)?"""
+    match = regex.match(Path(name).name)
+    return bool(match and match.groupdict().get("late"))
+
+
 def _notebook_names(course: Course) -> dict[str, str]:
     """Each assignment notebook's stem -> its assignment id."""
     return {p.stem: a for a in course.assignments() for p in notebooks_in(course.solutions / a)}
@@ -83,13 +98,15 @@ def _notebook(file_name: str, names: dict[str, str]) -> str | None:
 
 
 def unpack_lms_zip(
-    *, course: Course, archive: Path, target: Path, pattern: str = LMS_FILE_PATTERN
+    *, course: Course, archive: Path, target: Path, pattern: str = LMS_FILE_PATTERN,
+    late: set[tuple[str, str]] | None = None,
 ) -> tuple[Path, list[Rejected]]:
     """Lay out an LMS zip as <student>/<assignment>/<notebook> under `target`.
 
     Entries already laid out that way are kept as they are; flat files are matched with
     `pattern` (named groups student_id and file_id) and sorted into folders by which
-    assignment's notebook name their file_id starts with.
+    assignment's notebook name their file_id starts with. `late`, if given, receives the
+    (student, assignment) hand-ins whose unpacked file carried the LMS's `late` marker.
     """
     rejected: list[Rejected] = []
     try:
@@ -103,6 +120,7 @@ def unpack_lms_zip(
         target = _fresh_folder(target.parent, target.name)
         names = _notebook_names(course)
         regex = re.compile(pattern)
+        marked: dict[tuple[str, ...], bool] = {}  # where each entry went -> did the one that won say late
         for info in infos:
             mode = info.external_attr >> 16
             if stat.S_IFMT(mode) and not stat.S_ISREG(mode):  # unix mode recorded, and not a file
@@ -118,6 +136,9 @@ def unpack_lms_zip(
             destination.unlink(missing_ok=True)  # a later entry for the same place wins
             with bundle.open(info) as source, os.fdopen(os.open(destination, _WRITE_FLAGS, 0o644), "wb") as out:
                 shutil.copyfileobj(source, out)
+            marked[place] = _marked_late(info.filename, regex)
+    if late is not None:
+        late.update((student, assignment) for (student, assignment, _), is_late in marked.items() if is_late)
     return target, rejected
 
 
@@ -359,6 +380,39 @@ def _collect_one(folder: Path, owner: tuple[str, str], course: Course, workspace
         return
     _collect_files([(path, path.name) for path in handed_in], owner, course, workspace, max_bytes, result,
                    max_depth, max_digits)
+    if owner in result.accepted:
+        _collect_timestamp(folder / TIMESTAMP, owner, result)
+
+
+def _collect_timestamp(path: Path, owner: tuple[str, str], result: Collected) -> None:
+    """The hand-in's timestamp.txt, if it has one, checked and written in UTC beside its
+    notebooks; a bad one is refused (named, with why) and the hand-in has no time."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        reason = f"cannot be read ({error.strerror or error})"
+    else:
+        try:
+            when = read_timestamp(_read_bytes(path, TIMESTAMP_MAX_BYTES))
+        except _Refused as refused:
+            reason = str(refused)
+            if "limit" in reason:
+                reason = f"over {TIMESTAMP_MAX_BYTES} bytes; a timestamp is one line"
+            elif reason == "a folder, not a notebook":
+                reason = "a folder, not a file"
+        except ValueError as error:
+            reason = f"not a time nbgrader can use: {error}"
+            if "unknown time zone" in reason:  # what nbgrader's exchange writes with a c.Exchange.timezone not UTC
+                reason += ("; nbgrader's exchange writes abbreviations like this one unless "
+                           "c.Exchange.timezone is UTC")
+        else:
+            _write_new(result.accepted[owner] / TIMESTAMP, (format_utc(when) + "\n").encode())
+            return
+    result.rejected.append(Rejected(path, reason, *owner))
+    result.notes.setdefault(owner, []).append(f"{TIMESTAMP} refused ({reason}): graded with no hand-in time, "
+                                              "so never counted late")
 
 
 def _collect_files(files: list[tuple[Path, str]], owner: tuple[str, str], course: Course, workspace: Workspace,
@@ -476,6 +530,8 @@ def _flat(notebooks: list[Path], course: Course, pattern: str, limits: tuple, re
             latest[name] = (path, name)
         max_bytes, max_depth, max_digits = limits
         _collect_files(list(latest.values()), owner, course, workspace, max_bytes, result, max_depth, max_digits)
+        if owner in result.accepted and any(_marked_late(path.name, regex) for path, _ in latest.values()):
+            result.late.add(owner)
 
 
 def collect(
@@ -491,9 +547,11 @@ def collect(
     submissions = Path(submissions)
     result = Collected()
     limits = (max_notebook_bytes, max_json_depth, max_number_digits)
+    marked_late: set[tuple[str, str]] = set()
     if submissions.is_file() and submissions.suffix == ".zip":
         submissions, result.rejected = unpack_lms_zip(
-            course=course, archive=submissions, target=workspace.unzipped / submissions.stem, pattern=zip_pattern)
+            course=course, archive=submissions, target=workspace.unzipped / submissions.stem, pattern=zip_pattern,
+            late=marked_late)
         result.layout = "an LMS zip"
     if not submissions.is_dir():
         raise CourseError(f"{submissions}: submissions folder not found")
@@ -522,6 +580,7 @@ def collect(
             result.rejected.append(Rejected(path, "a notebook beside the student folders, not inside one; "
                                                   "not graded (expected <student>/<assignment>/<notebook>.ipynb)"))
         _per_student(submissions, known, course, workspace, limits, result)
+    result.late |= marked_late & set(result.accepted)
     log.info("collected %d hand-ins, refused %d files", len(result.accepted), len(result.rejected))
     return result
 

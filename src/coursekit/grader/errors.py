@@ -6,6 +6,7 @@
 | `NbgraderFailed` | 1 | an nbgrader command exited non-zero (its log is named) |
 | `ReportError` | 1 | there is nothing to report on, or a report cannot be written |
 | `SampleClassError` | 1 | the sample class cannot be built from its answers files |
+| `ExportError` | 1 | grades cannot be exported: no gradebook, an assignment it does not hold, a bad roster |
 """
 
 from __future__ import annotations
@@ -27,3 +28,7 @@ class ReportError(CourseError, ValueError):
 
 class SampleClassError(CourseError, ValueError):
     """The sample class's answers do not fit the release."""
+
+
+class ExportError(CourseError, ValueError):
+    """Grades cannot be exported: no gradebook, an assignment it does not hold, a bad roster."""

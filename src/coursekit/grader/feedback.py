@@ -17,15 +17,20 @@ becomes `<grader>/name.py`, any other absolute path its base name.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+from pathlib import Path
 
 from nbformat import NotebookNode
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 
-from coursekit.grader import cells
+from coursekit.grader import cells, late
 
 BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 PLACEHOLDER = "# (hidden tests ran here; they are not shown)"
+LATE_KEY = "coursekit_late"  # resources: the feedback's line about a late hand-in
 LABELS = "coursekit"  # cell metadata the template reads; set here for every cell, never taken from a hand-in
 GRADER = "<grader>"
 # An absolute path: not part of a URL or of a relative path (nothing word-like, ':' or '/' before it).
@@ -62,13 +67,42 @@ def hide_hidden_region(source: str) -> tuple[str, bool]:
 
 class FeedbackGrades(GetGrades):
     """nbgrader's GetGrades, which also records whether a grade still waits for a grader (no
-    manual score yet, and autograding could not score it): the page says "to be graded"."""
+    manual score yet, and autograding could not score it): the page says "to be graded".
+    For a late hand-in it also says how late, against which (extended) due date, under which
+    policy, and what it cost (resources["coursekit_late"], plain text; coursekit.grader.late)."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        nb, resources = super().preprocess(nb, resources)
+        resources.pop(LATE_KEY, None)
+        with Gradebook(self.db_url) as gb:
+            try:
+                submission = gb.find_submission(self.assignment_id, self.student_id)
+            except MissingEntry:
+                return nb, resources
+            found = late.lateness_of(submission)
+        if found.seconds_late > 0:
+            folder = Path(str(resources.get("metadata", {}).get("path") or "."))
+            resources[LATE_KEY] = late.feedback_line(found, late.penalty_plugin(self.config),
+                                                     _small_text(folder / late.TIME_UNKNOWN))
+        return nb, resources
 
     def _get_score(self, cell: NotebookNode, resources) -> None:
         super()._get_score(cell, resources)
         grade = self.gradebook.find_grade(cell.metadata["nbgrader"]["grade_id"], self.notebook_id,
                                           self.assignment_id, self.student_id)
         cell.metadata.nbgrader["to_be_graded"] = grade.manual_score is None and bool(grade.needs_manual_grade)
+
+
+def _small_text(path: Path) -> str:
+    """A short note coursekit left beside the hand-in ("" if none): never through a link."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return ""
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        return handle.read(1000).decode("utf-8", "replace")
 
 
 class HideHiddenTests(NbGraderPreprocessor):

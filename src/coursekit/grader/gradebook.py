@@ -10,6 +10,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook
 
 from coursekit.grader.course import GRADEBOOK_LOCK_TIMEOUT
+from coursekit.grader.late import days_late
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class AssignmentScore:
     written_max: float
     needs_manual_grade: bool
     written_blank: bool = False  # every written answer left as released (nothing to hand-grade, 0 points)
+    days_late: int = 0  # started 24-hour periods after the (extended) due date (coursekit.grader.late)
+    late_penalty: float = 0.0  # points nbgrader's AssignLatePenalties took off (not taken off `autograded`)
 
 
 def read_test_scores(gradebook: Path, assignment_id: str) -> list[TestScore]:
@@ -67,8 +70,101 @@ def read_assignment_scores(gradebook: Path, assignment_ids: Iterable[str]) -> li
                     written_max=float(submission.max_written_score or 0.0),
                     needs_manual_grade=bool(submission.needs_manual_grade),
                     written_blank=_written_blank(submission),
+                    days_late=days_late(submission.total_seconds_late),
+                    late_penalty=float(submission.late_submission_penalty or 0.0),
                 ))
     return sorted(rows, key=lambda r: (r.student, r.assignment))
+
+
+@dataclass(frozen=True)
+class StudentRecord:
+    """A student as the gradebook knows them (names, email and LMS id are optional there)."""
+
+    id: str
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    lms_user_id: str = ""
+
+
+@dataclass(frozen=True)
+class SubmissionScore:
+    """One hand-in's points, split the way a grade export needs them: the points awarded so
+    far, and apart from them the points of answers still waiting for a grader (never 0)."""
+
+    student: str
+    assignment: str
+    autograded: float  # code cells' points (nbgrader's code_score, less cells waiting for a grader)
+    autograded_max: float
+    written: float  # hand-graded cells' points awarded so far
+    written_max: float
+    pending: float  # the points of every cell that still needs a manual grade
+    late_penalty: float  # nbgrader's SubmittedAssignment.late_submission_penalty (0 when none)
+    autograded_ok: bool = True  # False: a test cell nbgrader never scored (its autograde failed)
+
+    @property
+    def awarded(self) -> float:
+        """Points awarded so far, before the late penalty."""
+        return self.autograded + self.written
+
+    @property
+    def total(self) -> float:
+        """The points after the late penalty, floored at 0 as nbgrader's own export does."""
+        return max(0.0, self.awarded - self.late_penalty)
+
+
+@dataclass(frozen=True)
+class GradeSheet:
+    """Everything a grade export reads from the gradebook, in one pass."""
+
+    max_scores: dict[str, float]  # assignment id -> points possible, in assignment order
+    students: list[StudentRecord]
+    submissions: list[SubmissionScore]
+
+
+def read_grade_sheet(gradebook: Path, assignment_ids: Iterable[str] | None = None) -> GradeSheet:
+    """The assignments (all in the gradebook, or those named), every student and every hand-in.
+
+    Points are added up per grade cell rather than taken from nbgrader's submission totals,
+    because those count an answer still waiting for a grader as 0: a cell that needs a manual
+    grade goes to `pending` instead, whatever score it holds."""
+    wanted = None if assignment_ids is None else set(assignment_ids)
+    with Gradebook(f"sqlite:///{gradebook}") as gb:
+        assignments = sorted((a for a in gb.assignments if wanted is None or a.name in wanted), key=lambda a: a.name)
+        max_scores = {a.name: float(a.max_score or 0.0) for a in assignments}
+        students = [StudentRecord(id=s.id, first_name=s.first_name or "", last_name=s.last_name or "",
+                                  email=s.email or "", lms_user_id=s.lms_user_id or "")
+                    for s in sorted(gb.students, key=lambda s: s.id)]
+        submissions = [_submission_score(submission, a.name)
+                       for a in assignments for submission in gb.assignment_submissions(a.name)]
+    return GradeSheet(max_scores=max_scores, students=students,
+                      submissions=sorted(submissions, key=lambda s: (s.student, s.assignment)))
+
+
+def _submission_score(submission, assignment_id: str) -> SubmissionScore:
+    points = {"code": 0.0, "written": 0.0}
+    maxima = {"code": 0.0, "written": 0.0}
+    pending = 0.0
+    never_scored = False
+    for notebook in submission.notebooks:
+        answers = {cell.name for cell in notebook.notebook.solution_cells}
+        for grade in notebook.grades:
+            kind = "code" if grade.cell_type == "code" else "written"  # markdown answers and tasks
+            # SaveAutoGrades scores every test cell (a code grade cell that is no answer); one
+            # without any score was never autograded: nbgrader records the hand-in, then fails
+            never_scored |= (kind == "code" and grade.name not in answers
+                             and grade.auto_score is None and grade.manual_score is None)
+            maxima[kind] += float(grade.max_score or 0.0)
+            if grade.needs_manual_grade:
+                pending += float(grade.max_score or 0.0)
+            else:
+                points[kind] += float(grade.score or 0.0)
+    return SubmissionScore(
+        student=submission.student.id, assignment=assignment_id,
+        autograded=points["code"], autograded_max=maxima["code"],
+        written=points["written"], written_max=maxima["written"], pending=pending,
+        late_penalty=float(submission.late_submission_penalty or 0.0), autograded_ok=not never_scored,
+    )
 
 
 def students(gradebook: Path) -> list[str]:

@@ -1,6 +1,6 @@
 """The grading pipeline: the one path from a folder of hand-ins to grades.
 
-    collect -> release -> autograde (workers) -> export -> reasons
+    collect -> release -> due dates, extensions, times -> autograde (workers) -> late penalties -> export -> reasons
 
 `grade_class` runs it in any workspace; `coursekit grade` calls it on build/, `demo` on build/demo/,
 the release gate (coursekit.grader.gate) and the benchmark on throwaway workspaces.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from coursekit.grader import autograde, gradebook
+from coursekit.grader import autograde, gradebook, late
 from coursekit.grader.build import generate_release
 from coursekit.grader.collect import LAYOUTS, LMS_FILE_PATTERN, Collected, Rejected, collect
 from coursekit.grader.commands import run_nbgrader
@@ -47,6 +47,7 @@ class GradeReport:
     reasons: list[Reason] = field(default_factory=list)  # one per hand-in, then one per refused file
     protections: str = ""  # which sandbox layers grading had (sandbox.describe)
     seconds: dict[tuple[str, str], float] = field(default_factory=dict)  # (student, assignment) -> task time
+    lateness: dict[tuple[str, str], late.Late] = field(default_factory=dict)  # hand-ins with a due date
 
 
 class Reporter:
@@ -191,6 +192,7 @@ def grade_class(
     config = load_config(course)
     layers, protections = isolation(config, sandbox_on=run.sandbox)
     limits = Sandbox(config=config)
+    late.settings(config, course.root, course.assignments())  # a bad due date or extensions file: stop now
     collected: Collected = collect(course=course, submissions=submissions, workspace=workspace,
                                    zip_pattern=zip_pattern, max_notebook_bytes=limits.notebook_mb * 2**20,
                                    max_json_depth=limits.json_depth, max_number_digits=limits.number_digits)
@@ -203,8 +205,23 @@ def grade_class(
         # records the source cells (and hidden tests) in the gradebook, which autograde
         # restores into every submission before running it
         generate_release(course, workspace, assignment_id)
+    # due dates, extensions and hand-in times into the gradebook, where nbgrader's
+    # AssignLatePenalties (c.AssignLatePenalties.plugin_class) reads them during autograde
+    late_notes = late.prepare(gradebook=workspace.gradebook, config=config, course_root=course.root,
+                              submitted=workspace.submitted, assignments=wanted, known=course.assignments(),
+                              hand_ins=this_run,
+                              time_unknown=collected.late)
+    for key, notes in late_notes.items():
+        collected.notes.setdefault(key, []).extend(notes)
     outcomes, skipped = _autograde(course, workspace, config, wanted, run, layers, reporter, this_run)
     failed = [o for o in outcomes if not o.success]
+    # the same penalties for hand-ins not regraded (unchanged), with today's dates and hand grading
+    lateness = late.reapply(gradebook=workspace.gradebook, config=config,
+                            hand_ins={key for key in this_run if key[1] in wanted})
+    for key, found in lateness.items():
+        if found.seconds_late > 0:
+            collected.notes.setdefault(key, []).append(
+                f"late: {found.days} day(s) after {late.shown(found.due)}, penalty {found.penalty:g} pts")
     grades_csv = None
     if run.export:
         grades_csv = workspace.grades_csv
@@ -221,6 +238,7 @@ def grade_class(
         failed=failed, graded=len(outcomes), skipped=skipped, grades_csv=grades_csv,
         feedback_dir=workspace.feedback, reasons=reasons, protections=protections,
         seconds={(o.task.student, o.task.assignment): o.seconds for o in outcomes},
+        lateness={key: found for key, found in lateness.items() if found.due is not None},
     )
 
 

@@ -61,7 +61,8 @@ HAND_GRADING = {True: "needs hand grading", False: "autograded only"}  # needs_m
 HAND_GRADING_COLOURS = {True: "#E69F00", False: "#0072B2"}
 SCORE_COLUMNS = {"student": "student", "assignment": "assignment", "autograded": "autograded points",
                  "autograded_max": "of", "written_max": "written points", "needs_manual_grade": "hand grading",
-                 "written_blank": "written answers", "percent": "autograded %"}
+                 "written_blank": "written answers", "days_late": "days late", "late_penalty": "late penalty",
+                 "percent": "autograded %"}
 
 
 def save_chart(fig: Figure, path: Path) -> Path:
@@ -146,6 +147,18 @@ def _flagged_html(reasons_csv: Path) -> str:
             + flagged.to_html(index=False))
 
 
+def _late_html(scores: pd.DataFrame) -> str:
+    """How many hand-ins were late and what the late policy took off (nbgrader's late penalty)."""
+    late = scores[scores["days_late"] > 0]
+    if late.empty:
+        return "<h2>Late work</h2><p>No hand-in was late (or no due dates are set: c.LatePolicy.due).</p>"
+    shown = late[["student", "assignment", "days_late", "late_penalty"]].rename(columns=SCORE_COLUMNS)
+    return (f"<h2>Late work</h2><p>{len(late)} of {len(scores)} hand-ins late; "
+            f"{late['late_penalty'].sum():g} penalty points in all (not taken off the autograded points "
+            "above; nbgrader's total score, in grades.csv and formgrader, has them taken off).</p>"
+            + shown.to_html(index=False, float_format=lambda x: f"{x:g}"))
+
+
 def write_report(*, workspace: Workspace, assignments: list[str], out_dir: Path | None = None) -> Written:
     """Charts, tables and one HTML page in `out_dir` (default: the workspace's report/)."""
     out_dir = Path(out_dir or workspace.report_dir)
@@ -170,6 +183,7 @@ def write_report(*, workspace: Workspace, assignments: list[str], out_dir: Path 
         + _embed(written.items, "Bar chart of the share of students failing each test")
         + items.to_html(index=False, float_format=lambda x: f"{x:.2f}")
         + _flagged_html(workspace.reasons_csv)
+        + _late_html(scores)
         + "<h2>Scores</h2>" + readable_scores(scores).to_html(index=False, float_format=lambda x: f"{x:.1f}"),
         encoding="utf-8",
     )

@@ -62,9 +62,12 @@ class ProgressReporter(Reporter):
 def grade_table(result: GradeReport) -> Table:
     """Students down, assignments across: autograded points, and whether hand-grading waits."""
     assignments = sorted({s.assignment for s in result.scores})
+    late_note = (" −N late: points the late policy takes off (nbgrader's late penalty)."
+                 if any(s.late_penalty for s in result.scores) else "")
     table = Table(
         title="Autograded points per assignment",
-        caption="; ".join(f"{a[:2]} = {a}" for a in assignments) + ". Written answers: hand-grade in formgrader.",
+        caption="; ".join(f"{a[:2]} = {a}" for a in assignments) + ". Written answers: hand-grade in formgrader."
+                + late_note,
     )
     table.add_column("student")
     for assignment_id in assignments:
@@ -81,7 +84,8 @@ def grade_table(result: GradeReport) -> Table:
             if s is None:
                 cells.append("—")
                 continue
-            cells.append(f"{s.autograded:g} / {s.autograded_max:g}")
+            cells.append(f"{s.autograded:g} / {s.autograded_max:g}"
+                         + (f" −{s.late_penalty:g} late" if s.late_penalty else ""))
             pending += s.written_max if s.needs_manual_grade else 0.0
         table.add_row(escape(student), *cells, _written_note(pending, list(scores.values())))
     return table
@@ -118,6 +122,11 @@ def print_grades(result: GradeReport, console: Console | None = None) -> None:
         style = "green" if "MISSING" not in result.protections and "OFF" not in result.protections else "red"
         console.print(f"[{style}]{escape(result.protections)}[/{style}]", soft_wrap=True)
     console.print(f"{result.graded} submissions autograded, {result.skipped} unchanged since last time")
+    late = [s for s in result.scores if s.days_late]
+    if late:
+        points = sum(s.late_penalty for s in late)
+        console.print(f"late: {len(late)} hand-in(s), {points:g} penalty points in all "
+                      "(due dates, extensions, policy: docs/instructor-guide.md)")
     if result.grades_csv is not None:
         console.print(f"grades:   {escape(str(result.grades_csv))}", soft_wrap=True)
         if result.rejected:
