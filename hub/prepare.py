@@ -26,6 +26,8 @@ every hub on the machine); HUB defaults to it too. Prints the passwords' file.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import os
 import pwd
@@ -194,12 +196,27 @@ def exposed(course: Path, hub: Path, user: str) -> list[str]:
     return found.stdout.split()
 
 
+@contextlib.contextmanager
+def _tools_lock():
+    """One preparation of TOOLS (the proxy, the student environment) at a time: a second
+    `make hub` (or test) started meanwhile waits, then finds them made, instead of removing
+    and re-creating the environment under the first one's feet."""
+    TOOLS.mkdir(parents=True, exist_ok=True)
+    with open(TOOLS / ".prepare.lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def prepare(course: Path, hub: Path) -> dict[str, str]:
     if os.geteuid() != 0:
         sys.exit("prepare: run as root: students are system users (useradd) so that nbgrader's exchange "
                  "tells their hand-ins apart (docs/deploy.md)")
-    ensure_proxy()
-    student_environment(course)
+    with _tools_lock():
+        ensure_proxy()
+        student_environment(course)
     for folder, mode in ((hub, 0o711), (hub / "home", 0o711), (hub / "state", 0o700)):
         folder.mkdir(parents=True, exist_ok=True)
         os.chmod(folder, mode)

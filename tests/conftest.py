@@ -22,6 +22,25 @@ def coursekit(*args: str, course: Path = ROOT, **kwargs) -> subprocess.Completed
     )
 
 
+def pytest_configure(config):
+    """`make test` runs `-n auto --dist loadgroup`: tests marked with one xdist_group (the
+    browser tests share one JupyterLab and build/hub) must run on one worker. pytest 9.2 keeps
+    a node's id where pytest-xdist 3.8 cannot add the group to it, and then the groups are
+    silently ignored (seen: two hub set-ups at once, formgrader pages timing out). Stop with
+    the reason instead; pyproject.toml keeps pytest below 9.2."""
+    if config.getoption("dist", default="no") != "loadgroup":
+        return
+    import xdist
+    from packaging.version import Version
+
+    if Version(pytest.__version__) >= Version("9.2") and Version(xdist.__version__) <= Version("3.8.0"):
+        raise pytest.UsageError(
+            f"pytest {pytest.__version__} with pytest-xdist {xdist.__version__}: --dist loadgroup would ignore "
+            "the xdist_group marks and run grouped tests (the browser tests) in parallel. Install the versions "
+            "pyproject.toml allows: pip install -e '.[test]' (make setup)."
+        )
+
+
 def copy_course(target: Path) -> Path:
     return Course(ROOT).copy_to(target)
 
