@@ -1,6 +1,8 @@
 """Benchmark: stock sequential `nbgrader autograde` against `coursekit grade`, same class,
 same machine, one run. Prints wall times, their ratio, submissions per minute, peak
-memory, and bare nbclient execution per notebook as the floor; checks the scores agree.
+memory (PSS of the process tree), and two floors per notebook: bare nbclient with a cold
+kernel, and a warm sandboxed kernel running the same cells with nothing else around it;
+checks the scores agree.
 
     python benchmarks/bench_grading.py --students 40 [--workers N] [--json out.json]
 """
@@ -29,45 +31,61 @@ from coursekit.grader.pipeline import Run, grade_class  # noqa: E402
 
 
 class PeakMemory:
-    """Peak resident memory of this process and all its descendants, sampled from /proc.
+    """Peak memory of this process and all its descendants, sampled from /proc: the sum of
+    their proportional set sizes (PSS, /proc/PID/smaps_rollup), so a page that forked
+    processes share counts once in all, not once per process as summed RSS would.
 
     Written here because the standard library only reports the largest single child
-    (ru_maxrss), and a grading run's memory is the sum over kernels and workers.
+    (ru_maxrss), and a grading run's memory is the sum over kernels, judges and workers.
+    Reading another user's smaps_rollup (sandboxed kernels run as their own user) needs
+    root; a process that cannot be read is counted by its RSS and `unreadable` says how many.
     """
 
     def __init__(self, interval: float = 0.1):
         self.interval = interval
         self.peak_kib = 0
+        self.unreadable = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _tree_rss(self) -> int:
+    @staticmethod
+    def _field(path: str, name: str) -> int:
+        with open(path) as handle:
+            for line in handle:
+                if line.startswith(name):
+                    return int(line.split()[1])
+        return 0
+
+    def _tree_pss(self) -> int:
         children: dict[int, list[int]] = {}
-        rss: dict[int, int] = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             try:
                 with open(f"/proc/{entry}/stat") as stat:
                     ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
-                with open(f"/proc/{entry}/status") as status:
-                    for line in status:
-                        if line.startswith("VmRSS:"):
-                            rss[int(entry)] = int(line.split()[1])
-                            break
             except (OSError, ValueError, IndexError):
                 continue
             children.setdefault(ppid, []).append(int(entry))
         total, todo = 0, [os.getpid()]
         while todo:
             pid = todo.pop()
-            total += rss.get(pid, 0)
+            try:
+                total += self._field(f"/proc/{pid}/smaps_rollup", "Pss:")
+            except PermissionError:
+                self.unreadable += 1
+                try:
+                    total += self._field(f"/proc/{pid}/status", "VmRSS:")
+                except OSError:
+                    pass
+            except OSError:  # gone meanwhile
+                pass
             todo += children.get(pid, [])
         return total
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak_kib = max(self.peak_kib, self._tree_rss())
+            self.peak_kib = max(self.peak_kib, self._tree_pss())
             self._stop.wait(self.interval)
 
     def __enter__(self) -> PeakMemory:
@@ -167,19 +185,60 @@ def judge_summary(workspace: Workspace) -> dict:
     }
 
 
-def bench_floor(paths: list[Path], sample: int) -> list[float]:
-    """Bare nbclient execution, one notebook after another: the cost of just running them."""
+def _sample(paths: list[Path], sample: int) -> list[Path]:
+    step = max(1, len(paths) // sample)
+    return paths[::step][:sample]  # spread over students and assignments
+
+
+def bench_floor(paths: list[Path], sample: int, log: Path) -> list[float]:
+    """Bare nbclient execution, one notebook after another: a cold kernel (a new Python that
+    imports pandas and matplotlib) runs each notebook's cells, tests included, and nothing else.
+    The kernels' own messages go to `log`, not the terminal."""
     import nbclient
 
     times = []
-    step = max(1, len(paths) // sample)
-    for path in paths[::step][:sample]:  # spread over students and assignments
-        nb = notebooks.read(path)
-        started = time.perf_counter()
-        client = nbclient.NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True,
-                                         resources={"metadata": {"path": str(path.parent)}})
-        client.execute()
-        times.append(time.perf_counter() - started)
+    with log.open("a", encoding="utf-8") as kernel_output:
+        for path in _sample(paths, sample):
+            nb = notebooks.read(path)
+            started = time.perf_counter()
+            client = nbclient.NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True,
+                                             resources={"metadata": {"path": str(path.parent)}})
+            client.execute(stdout=kernel_output, stderr=kernel_output)
+            times.append(time.perf_counter() - started)
+    return times
+
+
+def bench_warm_floor(paths: list[Path], sample: int, course: Course, workspace: Workspace) -> list[float]:
+    """The warm floor: what the grader cannot avoid per notebook. A kernel forked from the
+    warm zygote and put in the same sandbox as grading's (coursekit's provisioner, the
+    grading run's policy), runs the notebook's cells, tests included, in its autograded
+    folder, and shuts down; nothing else (no nbgrader, no gradebook, no judge, no files)."""
+    import nbclient
+
+    from coursekit.grader import autograde
+    from coursekit.grader.config import load_config
+    from coursekit.grader.isolation import kernels
+    from coursekit.grader.pipeline import isolation
+
+    config = load_config(course)
+    layers, _ = isolation(config, sandbox_on=True)
+    settings = autograde.worker_settings(config, course=course, workspace=workspace, feedback=False, layers=layers)
+    kernels.use_fork_provisioner()
+    times = []
+    try:
+        for path in _sample(paths, sample):
+            nb = notebooks.read(path)
+            student, assignment = path.parent.parent.name, path.parent.name
+            folder = workspace.autograded / student / assignment
+            started = time.perf_counter()
+            client = nbclient.NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True,
+                                             config=settings.config, resources={"metadata": {"path": str(folder)}})
+            client.execute()
+            times.append(time.perf_counter() - started)
+    finally:
+        kernels.use_fork_provisioner(False)
+        if kernels.Zygote._shared is not None:
+            kernels.Zygote._shared.stop()
     return times
 
 
@@ -210,12 +269,14 @@ def main(argv: list[str] | None = None) -> int:
     print(protections)
     workers = args.workers or os.cpu_count()
     print(f"coursekit grade ({workers} workers):        {ours_s:8.1f} s")
-    floor = bench_floor(paths, args.floor_sample)
+    floor = bench_floor(paths, args.floor_sample, log=args.out / "floor-kernels.log")
+    warm_floor = bench_warm_floor(paths, args.floor_sample, ours_course, ours_ws)
 
     assignments = stock_course.assignments()
     same = scores_of(stock_ws, assignments) == scores_of(ours_ws, assignments)
     worker_time = statistics.mean(task_seconds.values())
     floor_median = statistics.median(floor)
+    warm_median = statistics.median(warm_floor)
     results = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "notebooks": n,
@@ -228,10 +289,12 @@ def main(argv: list[str] | None = None) -> int:
         "coursekit_worker_seconds_per_notebook": round(worker_time, 3),
         "nbclient_floor_per_notebook_s": round(floor_median, 3),
         "worker_cost_vs_floor": round(worker_time / floor_median, 2),
+        "warm_floor_per_notebook_s": round(warm_median, 3),
+        "worker_cost_vs_warm_floor": round(worker_time / warm_median, 2),
         "stock_submissions_per_minute": round(60 * n / stock_s, 1),
         "coursekit_submissions_per_minute": round(60 * n / ours_s, 1),
-        "stock_peak_memory_mib": round(stock_mem / 1024),
-        "coursekit_peak_memory_mib": round(ours_mem / 1024),
+        "stock_peak_memory_pss_mib": round(stock_mem / 1024),
+        "coursekit_peak_memory_pss_mib": round(ours_mem / 1024),
         "failed_tasks": len(failed),
         "identical_scores": same,
         "protections": protections,

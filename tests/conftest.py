@@ -39,6 +39,24 @@ def pytest_configure(config):
             "the xdist_group marks and run grouped tests (the browser tests) in parallel. Install the versions "
             "pyproject.toml allows: pip install -e '.[test]' (make setup)."
         )
+# What the suite measures and prints, never asserts: name of a recorded property -> (title, aim s).
+REPORTED_TIMES = {"lesson_seconds": ("each lesson, top to bottom with a fresh kernel (aim: under 30 s)", 30.0)}
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the times tests recorded (test_lessons.py's lesson times), workers' included."""
+    found: dict[str, list[tuple[str, float]]] = {}
+    for status in ("passed", "failed"):
+        for report in terminalreporter.stats.get(status, []):
+            for name, value in getattr(report, "user_properties", []):
+                if name in REPORTED_TIMES and report.when == "call":
+                    found.setdefault(name, []).append((report.nodeid.split("[")[-1].rstrip("]"), value))
+    for name, rows in found.items():
+        title, aim = REPORTED_TIMES[name]
+        terminalreporter.write_sep("-", f"times: {title}")
+        for label, seconds in sorted(rows):
+            over = "" if seconds < aim else f"  (over {aim:g} s)"
+            terminalreporter.write_line(f"{label:<48} {seconds:6.1f} s{over}")
 
 
 def copy_course(target: Path) -> Path:

@@ -10,12 +10,15 @@ import pytest
 from conftest import ROOT
 
 LESSONS = sorted((ROOT / "lessons").glob("*.ipynb"))
+LESSON_SECONDS = "lesson_seconds"  # conftest.py prints these at the end of the run
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
-def test_lesson_runs_top_to_bottom_without_error(path):
-    """Executed in lessons/ as a student would, does any cell raise or print an error?"""
+def test_lesson_runs_top_to_bottom_without_error(path, record_property):
+    """Executed in lessons/ as a student would, does any cell raise or print an error?
+    Its time (kernel start included) is printed at the end of the run (conftest.py): the
+    course aims at under 30 s a lesson; a time is reported, not asserted (no timed tests)."""
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
@@ -28,8 +31,8 @@ def test_lesson_runs_top_to_bottom_without_error(path):
         for cell in nb.cells if cell.cell_type == "code"
         for output in cell.outputs if output.output_type == "error"
     ]
+    record_property(LESSON_SECONDS, round(elapsed, 1))
     assert errors == []
-    print(f"{path.name}: {elapsed:.1f} s")
 
 
 def test_lessons_follow_the_course_map():

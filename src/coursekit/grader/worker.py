@@ -20,6 +20,7 @@ from pathlib import Path
 from nbgrader.apps import NbGraderAPI
 from traitlets.config import Config
 
+from coursekit.grader import speedups
 from coursekit.grader.isolation import kernels, sandbox
 from coursekit.grader.text import clip
 
@@ -81,6 +82,7 @@ def _api(settings: WorkerSettings) -> NbGraderAPI:
         # nbgrader resolves the course's relative paths (and finds `alembic`) from here
         os.chdir(settings.course_root)
         kernels.use_fork_provisioner()
+        speedups.install()
         api = _APIS[settings.key] = NbGraderAPI(config=settings.config)
     return api
 
