@@ -39,6 +39,8 @@ def pytest_configure(config):
             "the xdist_group marks and run grouped tests (the browser tests) in parallel. Install the versions "
             "pyproject.toml allows: pip install -e '.[test]' (make setup)."
         )
+
+
 # What the suite measures and prints, never asserts: name of a recorded property -> (title, aim s).
 REPORTED_TIMES = {"lesson_seconds": ("each lesson, top to bottom with a fresh kernel (aim: under 30 s)", 30.0)}
 
