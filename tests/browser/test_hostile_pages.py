@@ -13,12 +13,14 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
+import re
 import http.server
 import shutil
 import sqlite3
 import subprocess
 import sys
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,14 +146,17 @@ def _csv_rows(path: Path) -> list[dict]:
 def _log_in(chromium, lab: Lab) -> None:
     """Log in as the instructor (Jupyter's login form): formgrader's pages and the contents
     API then have the instructor's session cookie, as when formgrader is opened in JupyterLab."""
-    if any(c["name"].startswith("username-") for c in chromium.cookies(lab.base_url)):
+    # Cookies are kept per host, not per port: another test's JupyterLab on 127.0.0.1 leaves its
+    # own session cookie here too. Jupyter names it after host and port: look for this server's.
+    mine = "username-" + re.sub(r"[^A-Za-z0-9]", "-", urllib.parse.urlsplit(lab.base_url).netloc)
+    if any(c["name"] == mine for c in chromium.cookies(lab.base_url)):
         return  # already logged in
     page = chromium.new_page()
     page.goto(f"{lab.base_url}/login")
     page.fill("input[name=password]", lab.token)
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    assert any(c["name"].startswith("username-") for c in chromium.cookies(lab.base_url)), "login failed"
+    assert any(c["name"] == mine for c in chromium.cookies(lab.base_url)), "login failed"
     page.close()
 
 
