@@ -13,8 +13,8 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
-import re
 import http.server
+import re
 import shutil
 import sqlite3
 import subprocess
