@@ -164,6 +164,20 @@ def bench_coursekit(course: Course, submissions: Path, workers: int | None):
     return elapsed, memory.peak_kib, result.seconds, result.failed, result.protections
 
 
+def bench_dask(course: Course, submissions: Path, workers: int) -> tuple[float, list]:
+    """The same grading path through a Dask LocalCluster: `workers` separate worker processes,
+    one thread each, started before the clock (as a running cluster would be)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        started = time.perf_counter()
+        result = grade_class(course=course, submissions=submissions, reporter=None,
+                             run=Run(dask_address=cluster.scheduler_address, force=True, feedback=False,
+                                     export=False, release=False))
+        elapsed = time.perf_counter() - started
+    return elapsed, result.failed
+
+
 def judge_summary(workspace: Workspace) -> dict:
     """What the judge did in the coursekit run, read from each autograded notebook's metadata
     (SafeExecute records it): how many notebooks had their test cells judged, by a warm
@@ -248,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="default: all cores")
     parser.add_argument("--floor-sample", type=int, default=10, help="notebooks timed with bare nbclient")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench")
+    parser.add_argument("--no-dask", dest="dask", action="store_false",
+                        help="skip the third run, through a Dask LocalCluster")
     args = parser.parse_args(argv)
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
 
@@ -262,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
 
     stock_ws = prepare(stock_course, submissions)
     ours_ws = prepare(ours_course, submissions)
+    if args.dask:
+        dask_course = fresh_course(args.out / "dask")
+        dask_ws = prepare(dask_course, submissions)
 
     stock_s, stock_mem = bench_stock(stock_course, stock_ws)
     print(f"stock nbgrader autograde (sequential): {stock_s:8.1f} s")
@@ -269,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     print(protections)
     workers = args.workers or os.cpu_count()
     print(f"coursekit grade ({workers} workers):        {ours_s:8.1f} s")
+    if args.dask:
+        dask_s, dask_failed = bench_dask(dask_course, submissions, workers)
+        print(f"coursekit grade (Dask LocalCluster, {workers} worker processes): {dask_s:8.1f} s")
     floor = bench_floor(paths, args.floor_sample, log=args.out / "floor-kernels.log")
     warm_floor = bench_warm_floor(paths, args.floor_sample, ours_course, ours_ws)
 
@@ -300,6 +322,25 @@ def main(argv: list[str] | None = None) -> int:
         "protections": protections,
         **judge_summary(ours_ws),
     }
+    dask_ok = True
+    if args.dask:
+        dask_same = scores_of(stock_ws, assignments) == scores_of(dask_ws, assignments)
+        # throughput ratio: notebooks per second through Dask over through local workers
+        ratio = ours_s / dask_s
+        dask_ok = dask_same and not dask_failed and ratio >= 0.9
+        results.update({
+            "dask_seconds": round(dask_s, 2),
+            "dask_throughput_vs_local": round(ratio, 3),
+            "dask_failed_tasks": len(dask_failed),
+            "dask_identical_scores": dask_same,
+        })
+    goals = {
+        "goal: speed-up >= 5x stock": results["speedup"] >= 5,
+        "goal: worker cost <= 1.3x warm floor": results["worker_cost_vs_warm_floor"] <= 1.3,
+    }
+    if args.dask:
+        goals["goal: Dask throughput within 10 % of local workers, same scores"] = dask_ok
+    results.update({goal: "met" if met else "NOT met" for goal, met in goals.items()})
     print()
     width = max(map(len, results))
     for key, value in results.items():
@@ -308,6 +349,10 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     if not same or failed:
         print("FAIL: the two runs disagree or tasks failed", file=sys.stderr)
+        return 1
+    if not dask_ok:
+        print("FAIL: the Dask run was more than 10 % slower than local workers, disagreed or failed tasks",
+              file=sys.stderr)
         return 1
     return 0
 
