@@ -38,7 +38,7 @@ class PeakMemory:
     Written here because the standard library only reports the largest single child
     (ru_maxrss), and a grading run's memory is the sum over kernels, judges and workers.
     Reading another user's smaps_rollup (sandboxed kernels run as their own user) needs
-    root; a process that cannot be read is counted by its RSS and `unreadable` says how many.
+    root; a process that cannot be read is counted by its RSS, and the run says how many were.
     """
 
     def __init__(self, interval: float = 0.1):
@@ -95,6 +95,9 @@ class PeakMemory:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+        if self.unreadable:
+            print(f"peak memory: {self.unreadable} process samples could not be read as PSS (not root?); "
+                  "counted by RSS, which overstates", file=sys.stderr)
 
 
 def fresh_course(target: Path) -> Course:

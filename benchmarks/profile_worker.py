@@ -16,11 +16,11 @@ writes a cProfile file of the same run for a closer look (snakeviz, pstats).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import cProfile
 import functools
 import inspect
 import os
+import shutil
 import sys
 import time
 from collections import defaultdict
@@ -132,7 +132,6 @@ def main(argv: list[str] | None = None) -> int:
 
     course = fresh_course(args.out / "course")
     submissions = args.out / "class"
-    import shutil
     shutil.rmtree(submissions, ignore_errors=True)
     n = len(write_class(course, args.students, submissions))
     workspace = prepare(course, submissions)
@@ -158,7 +157,6 @@ def main(argv: list[str] | None = None) -> int:
     if profiler:
         profiler.disable()
     total = time.perf_counter() - started
-    asyncio.set_event_loop(None)
     count = len(tasks)
     print(f"\n{count} notebooks graded one after another in one worker ({n} in the class, the first "
           f"as a warm-up); {len(failed)} failed")

@@ -16,8 +16,9 @@ the kernel and the judge:
   schema is done once per schema, and each cell is then validated exactly as
   `jsonschema.validate` does (same validator class, same `best_match` error).
 
-Neither changes what is read, written or scored: the release gate and the benchmark check
-grades against stock nbgrader's. Applied only inside grading workers (`install()`), not to
+Neither is meant to change what is read, written or scored: tests/grader/test_speedups.py
+checks rows and errors against nbgrader's and jsonschema's own, and `make bench` checks every
+test cell's score against stock nbgrader's. Applied only inside grading workers (`install()`), not to
 nbgrader as the instructor runs it. Written here because neither nbgrader nor SQLAlchemy
 offers a setting for it: nbgrader builds its engines and validators itself.
 """
