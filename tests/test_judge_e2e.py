@@ -390,9 +390,9 @@ def test_a_chart_drawn_on_the_current_axes_loses_the_same_points_as_in_the_stock
 # --- inside nbclient, as the grading preprocessor will call it -------------------------------------
 
 
-def test_the_judge_runs_inside_nbclient_with_its_async_kernel_client(source):
-    """nbgrader's Execute is an nbclient NotebookClient: its kernel client and manager are
-    async. The judge takes them as they are, and nbclient runs the student's cells."""
+def _judge_through_nbclient(source):
+    """Grade a submission with a wrong answer as the grading preprocessor does: nbclient's
+    async kernel client and manager, the judge on the sync side of nbclient's calls."""
     from jupyter_client import AsyncKernelManager
     from nbclient import NotebookClient
 
@@ -405,13 +405,72 @@ def test_the_judge_runs_inside_nbclient_with_its_async_kernel_client(source):
         with client.setup_kernel():
             client.reset_execution_trackers()
             recorder = Recorder(client.kc)
+            readers = _reading_threads(client.kc)
             report = judge_test_cells(nb, source_nb=source, kernel_client=client.kc, kernel_manager=client.km,
                                       execute_cell=client.execute_cell, timeout=60)
     finally:
         shutil.rmtree(sockets, ignore_errors=True)
+    recorder.readers = readers
+    return nb, report, recorder
+
+
+def _reading_threads(kc) -> set[str]:
+    """The names of the threads that decode a message read from the kernel (every read of
+    its sockets, by nbclient or the judge's bridge, ends in `session.deserialize`)."""
+    import threading
+
+    names: set[str] = set()
+    deserialize = kc.session.deserialize
+
+    def recorded(*args, **kwargs):
+        names.add(threading.current_thread().name)
+        return deserialize(*args, **kwargs)
+
+    kc.session.deserialize = recorded
+    return names
+
+
+def _check_judged_through_nbclient(nb, report, recorder):
     scores = {c.metadata.nbgrader["grade_id"]: utils.determine_grade(c)[0] for c in nb.cells if is_test(c)}
     assert scores == {**FULL, "test_dateline": 0}
     assert report.calls > 30 and not report.incidents
     assert MARKER not in "".join(recorder.sent) and MARKER not in outputs_text(nb)
     setup = next(c for c in nb.cells if c.cell_type == "code")
     assert setup.execution_count == 1  # run by nbclient, in the kernel
+
+
+def test_the_judge_runs_inside_nbclient_with_its_async_kernel_client(source):
+    """nbgrader's Execute is an nbclient NotebookClient: its kernel client and manager are
+    async. The judge takes them as they are, and nbclient runs the student's cells."""
+    _check_judged_through_nbclient(*_judge_through_nbclient(source))
+
+
+def test_the_judge_reads_the_kernel_on_the_thread_that_owns_its_sockets(source):
+    """With an event loop already running on the calling thread (Playwright's sync API
+    leaves one on the main thread of a test worker), jupyter_core's run_sync runs nbclient's
+    coroutines on a background runner loop, and pyzmq binds the kernel client's sockets to
+    it. The bridge then reads the kernel on that loop's thread too: it once read the same
+    sockets from this thread, which hung or aborted the whole process ("Fatal Python error:
+    Aborted" in pyzmq's _handle_events) -- hence a thread with a time limit here."""
+    import asyncio
+    import threading
+
+    outcome: dict = {}
+
+    async def under_a_running_loop():
+        outcome["graded"] = _judge_through_nbclient(source)  # synchronous calls, loop running
+
+    def run():
+        try:
+            asyncio.run(under_a_running_loop())
+        except BaseException as error:  # noqa: BLE001 - reported below
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(180)
+    assert not thread.is_alive(), "the judge hung reading a kernel whose sockets another thread's loop owns"
+    assert "error" not in outcome, outcome.get("error")
+    nb, report, recorder = outcome["graded"]
+    assert recorder.readers and all(name.endswith(" - runner") for name in recorder.readers), recorder.readers
+    _check_judged_through_nbclient(nb, report, recorder)

@@ -21,6 +21,7 @@ marked dead and every later call fails at once with a message saying so.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import queue
@@ -42,28 +43,6 @@ class CallStats:
     times: list[float] = field(default_factory=list)
 
 
-def _sync_sockets(kernel_client) -> dict:
-    """Blocking views of an async kernel client's iopub and shell sockets.
-
-    nbclient (so nbgrader's Execute) uses jupyter_client's async client: reading its
-    messages one by one through coroutines (run to completion on the thread's event loop
-    for each message) cost the grading process a noticeable part of each call's ~6 messages.
-    A zmq "shadow" socket is the same socket seen synchronously: while a call runs, nothing
-    else reads these sockets (nbclient waits for the test cell), so the bridge reads them
-    directly. Empty for a blocking client (it is synchronous already) or when the sockets
-    cannot be shadowed (then the coroutines are used).
-    """
-    if not inspect.iscoroutinefunction(getattr(kernel_client, "get_iopub_msg", None)):
-        return {}
-    try:
-        import zmq
-
-        return {name: zmq.Socket.shadow(getattr(kernel_client, f"{name}_channel").socket.underlying)
-                for name in ("iopub", "shell")}
-    except Exception:  # noqa: BLE001 - a client without reachable sockets: the slower path
-        return {}
-
-
 def wait(result):
     """The value of a kernel client's or manager's call, synchronous or async.
 
@@ -81,6 +60,46 @@ def wait(result):
     return run_sync(awaited)()
 
 
+async def _value(result):
+    """`await` it if it is awaitable: one coroutine serves sync and async clients."""
+    return await result if inspect.isawaitable(result) else result
+
+
+def _drive(coroutine):
+    """Run a coroutine that never suspends (a blocking kernel client's calls) without an
+    event loop: asyncio is only needed where something is awaited."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("the kernel bridge suspended on a blocking kernel client")
+
+
+def _owning_loop(kernel_client):
+    """The event loop an async kernel client's iopub socket is bound to, if that loop is
+    running on another thread; else None.
+
+    pyzmq's asyncio socket registers a reader for its file descriptor on the first loop
+    that uses it (and on every later one) and keeps it until the socket closes. jupyter_core's
+    `run_sync`, called on a thread whose loop is already running (Playwright's sync API does
+    that to the main thread), runs coroutines on a background "runner" loop that never stops:
+    from then on that thread handles the socket's events. A zmq socket is not thread-safe, so
+    every read must then happen on that loop's thread: reading it from this thread at the same
+    time aborted a test worker ("Fatal Python error: Aborted" in pyzmq's `_handle_events`).
+    """
+    socket = getattr(getattr(kernel_client, "iopub_channel", None), "socket", None)
+    loop = getattr(socket, "_current_loop", None)
+    if loop is None or not loop.is_running():
+        return None
+    try:
+        if asyncio.get_running_loop() is loop:
+            return None
+    except RuntimeError:
+        pass
+    return loop
+
+
 class KernelBridge:
     """Performs calls in one student kernel, one at a time."""
 
@@ -93,7 +112,7 @@ class KernelBridge:
         self.interrupt_grace = interrupt_grace
         self.dead: str | None = None
         self.stats = CallStats()
-        self._sync = _sync_sockets(kernel_client)
+        self._shadows: dict = {}  # synchronous views of an async client's sockets (see `_get`)
         self._direct: bool | None = None  # calls as kernel_side's own message type (None: not tried yet)
 
     def call(self, function: str, args: list, kwargs: dict, timeout: float, *, png: bool = True,
@@ -115,12 +134,7 @@ class KernelBridge:
         request = json.dumps({"function": function, "args": args, "kwargs": kwargs, "png": bool(png),
                               "figures": bool(figures)},
                              ensure_ascii=False, separators=(",", ":"))
-        try:
-            msg_id = self._execute(request)
-        except Exception as error:  # the channels are gone
-            self.dead = f"the student's kernel cannot be reached ({type(error).__name__})"
-            return {"error": {"type": "ResultRejected", "message": self.dead}, "stdout": ""}
-        reply = self._collect(msg_id, function, started + timeout, timeout)
+        reply = self._run(self._round_trip(request, function, started + timeout, timeout))
         elapsed = time.monotonic() - started
         self.stats.calls += 1
         self.stats.seconds += elapsed
@@ -129,20 +143,62 @@ class KernelBridge:
 
     # --- pieces -------------------------------------------------------------------------------
 
-    def _get(self, channel: str, timeout: float) -> dict:
-        """The next message on `channel` ("iopub" or "shell"); queue.Empty after `timeout`."""
-        sync = self._sync.get(channel) if self._sync else None
-        if sync is None:
-            getter = self.kc.get_iopub_msg if channel == "iopub" else self.kc.get_shell_msg
-            return wait(getter(timeout=timeout))
-        if not sync.poll(int(timeout * 1000)):
-            raise queue.Empty
-        _, msg = self.kc.session.recv(sync, mode=0)
-        if msg is None:
-            raise queue.Empty
-        return msg
+    def _run(self, coroutine):
+        """Run one call's coroutine where the kernel client's sockets live.
 
-    def _install(self, deadline: float) -> bool:
+        A blocking client's coroutine never suspends: it is driven without a loop. An async
+        client's runs as one coroutine per call (not one per message: a loop turn per
+        message cost ~6 of them per call) on the loop its sockets are bound to -- the loop
+        of a runner thread if jupyter_core's run_sync put them there, else this thread's,
+        as nbclient's own calls do.
+        """
+        if not inspect.iscoroutinefunction(getattr(self.kc, "get_iopub_msg", None)):
+            return _drive(coroutine)
+        loop = _owning_loop(self.kc)
+        if loop is not None:
+            return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
+        return wait(coroutine)
+
+    async def _round_trip(self, request: str, function: str, deadline: float, timeout: float) -> dict:
+        try:
+            msg_id = await self._execute(request)
+        except Exception as error:  # the channels are gone
+            self.dead = f"the student's kernel cannot be reached ({type(error).__name__})"
+            return {"error": {"type": "ResultRejected", "message": self.dead}, "stdout": ""}
+        return await self._collect(msg_id, function, deadline, timeout)
+
+    async def _get(self, channel: str, timeout: float) -> dict:
+        """The next message on `channel` ("iopub" or "shell"); queue.Empty after `timeout`.
+
+        For an async client, a message already waiting is taken at once through a
+        synchronous view of the same socket (a zmq "shadow"): safe because this coroutine
+        runs on the thread whose loop handles the socket (see `_run`), and ~1 ms a call
+        faster than a poll future per message. Only when none is waiting does it await the
+        client's own `get_*_msg`."""
+        getter = self.kc.get_iopub_msg if channel == "iopub" else self.kc.get_shell_msg
+        if not inspect.iscoroutinefunction(getter):
+            return getter(timeout=timeout)
+        shadow = self._shadow(channel)
+        if shadow is not None:
+            import zmq
+
+            _, msg = self.kc.session.recv(shadow, mode=zmq.NOBLOCK)
+            if msg is not None:
+                return msg
+        return await getter(timeout=timeout)
+
+    def _shadow(self, channel: str):
+        if channel not in self._shadows:
+            try:
+                import zmq
+
+                socket = getattr(self.kc, f"{channel}_channel").socket
+                self._shadows[channel] = zmq.Socket.shadow(socket.underlying)
+            except Exception:  # noqa: BLE001 - a client without a reachable socket: awaited reads only
+                self._shadows[channel] = None
+        return self._shadows[channel]
+
+    async def _install(self, deadline: float) -> bool:
         """Ask the kernel to take calls as a message of their own (`kernel_side.install`):
         an execute_request runs IPython's whole cell machinery (transformers, compile,
         events, history, output flushes), about 4 ms of a short call's 7. True if the
@@ -155,7 +211,7 @@ class KernelBridge:
         msg_id = msg["header"]["msg_id"]
         while time.monotonic() < deadline:
             try:
-                reply = self._get("shell", max(0.01, deadline - time.monotonic()))
+                reply = await self._get("shell", max(0.01, deadline - time.monotonic()))
             except queue.Empty:
                 break
             if (reply.get("parent_header") or {}).get("msg_id") != msg_id:
@@ -164,9 +220,9 @@ class KernelBridge:
             return found.get("status") == "ok" and (found.get("data") or {}).get("text/plain") == "True"
         return False
 
-    def _execute(self, request: str) -> str:
+    async def _execute(self, request: str) -> str:
         if self._direct is None:
-            self._direct = self._install(time.monotonic() + 10)
+            self._direct = await self._install(time.monotonic() + 10)
         if self._direct:
             msg = self.kc.session.msg(kernel_side.CALL_REQUEST, {"request": request})
             self.kc.shell_channel.send(msg)
@@ -184,15 +240,15 @@ class KernelBridge:
         self.kc.shell_channel.send(msg)
         return msg["header"]["msg_id"]
 
-    def _alive(self) -> bool:
+    async def _alive(self) -> bool:
         if self.km is None:
             return True
         try:
-            return bool(wait(self.km.is_alive()))
+            return bool(await _value(self.km.is_alive()))
         except Exception:
             return False
 
-    def _collect(self, msg_id: str, function: str, deadline: float, timeout: float) -> dict:
+    async def _collect(self, msg_id: str, function: str, deadline: float, timeout: float) -> dict:
         payload: str | None = None
         printed: list[str] = []
         size = 0
@@ -207,13 +263,13 @@ class KernelBridge:
                     return {"error": {"type": "TimeoutError", "message": self.dead}, "stdout": "".join(printed)}
                 interrupted = True
                 self.stats.timeouts += 1
-                self._interrupt()
+                await self._interrupt()
                 deadline = time.monotonic() + self.interrupt_grace
                 continue
             try:
-                msg = self._get("iopub", min(1.0, max(0.01, deadline - now)))
+                msg = await self._get("iopub", min(1.0, max(0.01, deadline - now)))
             except queue.Empty:
-                if not self._alive():
+                if not await self._alive():
                     self.dead = f"the student's kernel died during a call to {function}(); later calls are not made"
                     return {"error": {"type": "ResultRejected", "message": self.dead}, "stdout": "".join(printed)}
                 continue
@@ -240,7 +296,7 @@ class KernelBridge:
                     payload = None
             elif kind == "status" and content.get("execution_state") == "idle":
                 break
-        self._drain_shell(msg_id)
+        await self._drain_shell(msg_id)
         stdout = "".join(printed)
         if interrupted:
             return {"error": {"type": "TimeoutError",
@@ -251,19 +307,19 @@ class KernelBridge:
                               "message": f"the student's kernel sent no result for {function}()"}, "stdout": stdout}
         return {"payload": payload, "stdout": stdout}
 
-    def _interrupt(self) -> None:
+    async def _interrupt(self) -> None:
         if self.km is None:
             return
         try:
-            wait(self.km.interrupt_kernel())
+            await _value(self.km.interrupt_kernel())
         except Exception:
             pass
 
-    def _drain_shell(self, msg_id: str) -> None:
+    async def _drain_shell(self, msg_id: str) -> None:
         end = time.monotonic() + 2.0
         while time.monotonic() < end:
             try:
-                msg = self._get("shell", max(0.01, end - time.monotonic()))
+                msg = await self._get("shell", max(0.01, end - time.monotonic()))
             except queue.Empty:
                 return
             except Exception:
