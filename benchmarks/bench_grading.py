@@ -41,9 +41,13 @@ class PeakMemory:
     root; a process that cannot be read is counted by its RSS, and the run says how many were.
     """
 
-    def __init__(self, interval: float = 0.1):
+    def __init__(self, interval: float = 1.0):
+        # Not faster: reading smaps_rollup walks each process's page tables, and every 0.1 s
+        # over a grading run's ~15 processes it took 17 % of both cores (perf, 2 Dec 2026),
+        # slowing the run it measured. `cpu_seconds` is its own cost, printed by the bench.
         self.interval = interval
         self.peak_kib = 0
+        self.cpu_seconds = 0.0
         self.unreadable = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -86,6 +90,7 @@ class PeakMemory:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.peak_kib = max(self.peak_kib, self._tree_pss())
+            self.cpu_seconds = time.thread_time()
             self._stop.wait(self.interval)
 
     def __enter__(self) -> PeakMemory:
@@ -147,14 +152,14 @@ def scores_of(workspace: Workspace, assignments: list[str]) -> dict:
     }
 
 
-def bench_stock(course: Course, workspace: Workspace) -> tuple[float, int]:
+def bench_stock(course: Course, workspace: Workspace) -> tuple[float, PeakMemory]:
     with PeakMemory() as memory:
         started = time.perf_counter()
         for assignment_id in course.assignments():
             commands.run_nbgrader(course, workspace, "autograde", assignment_id, "--force",
                                  log=workspace.root / "logs" / f"stock-{assignment_id}.log")
         elapsed = time.perf_counter() - started
-    return elapsed, memory.peak_kib
+    return elapsed, memory
 
 
 def bench_coursekit(course: Course, submissions: Path, workers: int | None):
@@ -164,7 +169,7 @@ def bench_coursekit(course: Course, submissions: Path, workers: int | None):
         result = grade_class(course=course, submissions=submissions, reporter=None,
                              run=Run(workers=workers, force=True, feedback=False, export=False, release=False))
         elapsed = time.perf_counter() - started
-    return elapsed, memory.peak_kib, result.seconds, result.failed, result.protections
+    return elapsed, memory, result.seconds, result.failed, result.protections
 
 
 def bench_dask(course: Course, submissions: Path, workers: int) -> tuple[float, list]:
@@ -234,8 +239,12 @@ def bench_warm_floor(paths: list[Path], sample: int, course: Course, workspace: 
 
     from coursekit.grader import autograde
     from coursekit.grader.config import load_config
+    from coursekit.grader.execution.ready import PromptStart
     from coursekit.grader.isolation import kernels
     from coursekit.grader.pipeline import isolation
+
+    class WarmFloorClient(PromptStart, nbclient.NotebookClient):
+        """Awaits the kernel as grading does (coursekit.grader.execution.ready)."""
 
     config = load_config(course)
     layers, _ = isolation(config, sandbox_on=True)
@@ -248,8 +257,8 @@ def bench_warm_floor(paths: list[Path], sample: int, course: Course, workspace: 
             student, assignment = path.parent.parent.name, path.parent.name
             folder = workspace.autograded / student / assignment
             started = time.perf_counter()
-            client = nbclient.NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True,
-                                             config=settings.config, resources={"metadata": {"path": str(folder)}})
+            client = WarmFloorClient(nb, timeout=60, kernel_name="python3", allow_errors=True,
+                                     config=settings.config, resources={"metadata": {"path": str(folder)}})
             client.execute()
             times.append(time.perf_counter() - started)
     finally:
@@ -318,8 +327,9 @@ def main(argv: list[str] | None = None) -> int:
         "worker_cost_vs_warm_floor": round(worker_time / warm_median, 2),
         "stock_submissions_per_minute": round(60 * n / stock_s, 1),
         "coursekit_submissions_per_minute": round(60 * n / ours_s, 1),
-        "stock_peak_memory_pss_mib": round(stock_mem / 1024),
-        "coursekit_peak_memory_pss_mib": round(ours_mem / 1024),
+        "stock_peak_memory_pss_mib": round(stock_mem.peak_kib / 1024),
+        "coursekit_peak_memory_pss_mib": round(ours_mem.peak_kib / 1024),
+        "memory_sampler_cpu_s_stock_coursekit": f"{stock_mem.cpu_seconds:.1f} / {ours_mem.cpu_seconds:.1f}",
         "failed_tasks": len(failed),
         "identical_scores": same,
         "protections": protections,

@@ -39,7 +39,7 @@ from bench_grading import fresh_course, prepare, write_class  # noqa: E402
 
 from coursekit.grader import autograde, gradebook  # noqa: E402
 from coursekit.grader.config import load_config  # noqa: E402
-from coursekit.grader.execution import safe_execute, tamper  # noqa: E402
+from coursekit.grader.execution import ready, safe_execute, tamper  # noqa: E402
 from coursekit.grader.pipeline import isolation  # noqa: E402
 from coursekit.grader.worker import grade_task  # noqa: E402
 from coursekit.judge import grade as judge_grade  # noqa: E402
@@ -90,6 +90,7 @@ STAGES = {
         (nbclient.NotebookClient, "async_start_new_kernel"), (nbclient.NotebookClient, "start_new_kernel"),
         (nbclient.NotebookClient, "async_start_new_kernel_client"),
         (nbclient.NotebookClient, "start_new_kernel_client"),
+        (ready.PromptStart, "async_start_new_kernel_client"), (ready.PromptStart, "start_new_kernel_client"),
     ],
     "kernel shutdown and sandbox clean-up": [
         (nbclient.NotebookClient, "_async_cleanup_kernel"), (nbclient.NotebookClient, "_cleanup_kernel"),

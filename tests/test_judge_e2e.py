@@ -474,3 +474,41 @@ def test_the_judge_reads_the_kernel_on_the_thread_that_owns_its_sockets(source):
     nb, report, recorder = outcome["graded"]
     assert recorder.readers and all(name.endswith(" - runner") for name in recorder.readers), recorder.readers
     _check_judged_through_nbclient(nb, report, recorder)
+
+
+def test_what_a_students_function_prints_during_a_call_reaches_the_judge():
+    """kernel_side's install makes empty stream flushes return at once (each was a round trip
+    to ipykernel's IOPub thread, four per call); a flush with text still sends it before
+    the call's result and idle status, so the judge gets every printed line, in order."""
+    from coursekit.judge import codec, kernel_side
+    from coursekit.judge.bridge import KernelBridge
+
+    sockets = tempfile.mkdtemp(prefix="judge-e2e-")
+    km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
+    km.start_kernel(cwd=str(ROOT))
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=120)
+        run_in_kernel(kc, nbformat.v4.new_code_cell(
+            "import sys\n"
+            "def chatty(n):\n"
+            "    for i in range(n):\n"
+            "        print('line', i)\n"
+            "    print('warned', file=sys.stderr)\n"
+            "    return n\n"), kernel_manager=km)
+        bridge = KernelBridge(kc, km)
+        replies = [bridge.call("chatty", [codec.encode(n)], codec.encode({}), timeout=30, png=False)
+                   for n in (0, 1, 3, 0)]
+        assert bridge._direct, "the kernel took calls as kernel_side messages"
+        for n, reply in zip((0, 1, 3, 0), replies, strict=True):
+            assert codec.decode(codec.loads(reply["payload"])["ok"]) == n, reply
+            assert reply["stdout"] == "".join(f"line {i}\n" for i in range(n)) + "warned\n", reply
+        assert bridge.stats.stderr == 4
+        probe = nbformat.v4.new_code_cell("print(type(sys.stdout.flush).__name__, sys.stdout.flush.__qualname__)")
+        run_in_kernel(kc, probe, kernel_manager=km)
+        assert "_skip_empty_flushes" in probe.outputs[0]["text"], kernel_side.__name__
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        shutil.rmtree(sockets, ignore_errors=True)

@@ -64,6 +64,24 @@ def install() -> None:
     kernel = getattr(get_ipython(), "kernel", None)
     if kernel is not None and isinstance(getattr(kernel, "shell_handlers", None), dict):
         kernel.shell_handlers[CALL_REQUEST] = _handle
+        import sys
+        for stream in (sys.stdout, sys.stderr):
+            _skip_empty_flushes(stream)
+
+
+def _skip_empty_flushes(stream) -> None:
+    original = getattr(stream, "flush", None)
+    lock, echo = getattr(stream, "_buffer_lock", None), getattr(stream, "echo", "absent")
+    if original is None or lock is None or echo is not None or not isinstance(getattr(stream, "_buffers", None), dict):
+        return
+
+    def flush():
+        with lock:
+            empty = not any(buffer.tell() for buffer in stream._buffers.values())
+        if not empty:
+            original()
+
+    stream.flush = flush
 
 
 def installed() -> bool:

@@ -55,7 +55,7 @@ from traitlets import Bool
 
 from coursekit.grader import cells
 from coursekit.grader.execution import guard as guard_program
-from coursekit.grader.execution import tamper
+from coursekit.grader.execution import ready, tamper
 from coursekit.grader.execution.tamper_rules import TEST_BUILTINS
 from coursekit.grader.limits import Sandbox
 from coursekit.grader.text import clip
@@ -64,7 +64,7 @@ from coursekit.judge.grade import JudgeSession
 INCIDENTS_KEY = "coursekit"
 
 
-class SafeExecute(Execute):
+class SafeExecute(ready.PromptStart, Execute):
     """nbgrader's Execute with a notebook time budget, an output cap, crash recovery,
     stderr-tolerant tests and a guard against patched helpers (see the module docstring)."""
 

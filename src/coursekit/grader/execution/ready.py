@@ -1,0 +1,90 @@
+"""Wait until a new kernel answers, without jupyter_client's idle fifth of a second.
+
+jupyter_client's `wait_for_ready` sends kernel_info_request until a reply arrives and an
+IOPub message follows it, then "flushes" IOPub: it reads until nothing has come for 0.2 s.
+That last step is pure waiting -- at least 0.2 s per notebook, about a seventh of a grading
+worker's whole cost per notebook -- and only throws away messages that nbclient and the
+judge's bridge ignore anyway (they read IOPub messages by the parent request's id).
+
+Here the kernel is ready when it has answered one kernel_info_request on the shell channel
+*and* its IOPub `idle` status for that same request has arrived: the second proves the
+IOPub subscription is live (a ZeroMQ subscriber that joins late misses what was published
+before, which is why jupyter_client checks IOPub at all), so the first execute_request's
+output cannot be lost. Until both arrive it asks again, as jupyter_client does. Stale
+messages (the kernel's `starting` status, earlier requests' statuses) stay queued and are
+skipped by their parent id.
+
+Written here because neither jupyter_client nor nbclient has an option for it.
+"""
+
+from __future__ import annotations
+
+import time
+from queue import Empty
+
+from jupyter_client.utils import ensure_async
+from nbclient.util import run_hook, run_sync
+
+
+# How long the IOPub status of an answered kernel_info_request is waited for before asking
+# again. A kernel forked for grading usually answers the first request before the IOPub
+# subscription has reached it (so that status is lost): asking again soon is what saves time.
+IOPUB_WAIT = 0.05
+
+
+async def _reply(channel, msg_id: str, until: float, wanted) -> dict | None:
+    """The first message on `channel` whose parent is `msg_id` and that `wanted` accepts, or
+    None at `until`."""
+    while (left := until - time.monotonic()) > 0:
+        try:
+            msg = await ensure_async(channel.get_msg(timeout=left))
+        except Empty:
+            return None
+        if (msg.get("parent_header") or {}).get("msg_id") == msg_id and wanted(msg):
+            return msg
+    return None
+
+
+async def wait_until_ready(kc, timeout: float) -> None:
+    """Return once the kernel behind `kc` has answered on shell and IOPub; RuntimeError if
+    it dies or `timeout` seconds pass first (jupyter_client's messages)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        msg_id = kc.kernel_info()
+        until = min(deadline, time.monotonic() + 1.0)
+        reply = await _reply(kc.shell_channel, msg_id, until, lambda m: m["msg_type"] == "kernel_info_reply")
+        if reply is not None:
+            idle = await _reply(kc.iopub_channel, msg_id, min(deadline, time.monotonic() + IOPUB_WAIT),
+                                lambda m: m["msg_type"] == "status"
+                                and m["content"].get("execution_state") == "idle")
+            if idle is not None:
+                kc._handle_kernel_info_reply(reply)  # as jupyter_client does (protocol version)
+                return
+        if not await ensure_async(kc.is_alive()):
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+
+
+class PromptStart:
+    """Mixed into an nbclient NotebookClient (nbgrader's Execute is one): nbclient's
+    `async_start_new_kernel_client`, except that the kernel is awaited with
+    `wait_until_ready` instead of jupyter_client's `wait_for_ready`."""
+
+    async def async_start_new_kernel_client(self):
+        try:
+            self.kc = self.km.client()
+            await ensure_async(self.kc.start_channels())
+            await wait_until_ready(self.kc, self.startup_timeout)
+        except Exception as error:
+            self.log.error("Error occurred while starting new kernel client for kernel %s: %s",
+                           getattr(self.km, "kernel_id", None), error)
+            await self._async_cleanup_kernel()
+            raise
+        self.kc.allow_stdin = False
+        await run_hook(self.on_notebook_start, notebook=self.nb)
+        return self.kc
+
+    # nbclient's sync name is bound to its own coroutine when its class is made: rebind it,
+    # or nbconvert's `setup_kernel` would still call nbclient's (and wait_for_ready)
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)

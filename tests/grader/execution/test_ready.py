@@ -1,0 +1,95 @@
+"""The kernel start-up wait (coursekit.grader.execution.ready) that replaces
+jupyter_client's wait_for_ready in grading: used on nbconvert's sync path, loses no output
+of the first cell, and says so when the kernel dies before answering."""
+
+from __future__ import annotations
+
+import asyncio
+
+import nbformat
+import pytest
+from jupyter_client import AsyncKernelManager
+from jupyter_client.asynchronous import AsyncKernelClient
+from traitlets.config import Config
+
+from coursekit.grader.execution import ready
+from coursekit.grader.execution.safe_execute import SafeExecute
+
+
+def _notebook(*sources: str):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def test_safe_execute_waits_with_ready_not_jupyter_clients_wait_for_ready(tmp_path, monkeypatch):
+    """nbclient binds its sync `start_new_kernel_client` to its own coroutine; SafeExecute's
+    must be ours, or the 0.2 s IOPub flush comes back unnoticed."""
+    calls = {"ours": 0, "jupyter_client": 0}
+    ours, theirs = ready.wait_until_ready, AsyncKernelClient.wait_for_ready
+
+    async def counted_ours(kc, timeout):
+        calls["ours"] += 1
+        return await ours(kc, timeout)
+
+    async def counted_theirs(self, timeout=None):
+        calls["jupyter_client"] += 1
+        return await theirs(self, timeout)
+
+    monkeypatch.setattr(ready, "wait_until_ready", counted_ours)
+    monkeypatch.setattr(AsyncKernelClient, "wait_for_ready", counted_theirs)
+    nb = _notebook("print('first cell, first line')")
+    config = Config({"Sandbox": {"cell_timeout": 20, "notebook_timeout": 60}})
+    nb, _ = SafeExecute(config=config).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    assert calls == {"ours": 1, "jupyter_client": 0}
+    assert [o.get("text") for o in nb.cells[0].outputs] == ["first cell, first line\n"]
+
+
+def test_the_first_cells_output_is_never_lost(tmp_path):
+    """Each of several fresh kernels prints at once in its first cell: the output is there
+    every time (a late IOPub subscription would drop it)."""
+    for attempt in range(5):
+        nb = _notebook(f"print('attempt {attempt}')", "import sys; print('to stderr', file=sys.stderr)")
+        config = Config({"Sandbox": {"cell_timeout": 20, "notebook_timeout": 60}, "SafeExecute": {"judge": False}})
+        nb, _ = SafeExecute(config=config).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+        assert [o.get("text") for o in nb.cells[0].outputs] == [f"attempt {attempt}\n"]
+        assert [o.get("text") for o in nb.cells[1].outputs] == ["to stderr\n"]
+
+
+def test_a_kernel_that_dies_before_answering_is_reported():
+    async def scenario():
+        km = AsyncKernelManager(kernel_name="python3")
+        await km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await km.shutdown_kernel(now=True)  # gone before it answered anything
+            with pytest.raises(RuntimeError, match="died before replying to kernel_info"):
+                await ready.wait_until_ready(kc, timeout=30)
+        finally:
+            kc.stop_channels()
+
+    asyncio.run(scenario())
+
+
+def test_a_kernel_that_never_answers_times_out():
+    """A client whose kernel is alive but never replies (nothing listens on its ports)."""
+    class Silent:
+        def __init__(self):
+            from queue import Empty
+
+            class Channel:
+                async def get_msg(self, timeout=None):
+                    await asyncio.sleep(min(timeout or 0, 0.05))
+                    raise Empty
+
+            self.shell_channel = self.iopub_channel = Channel()
+
+        def kernel_info(self):
+            return "request-id"
+
+        async def is_alive(self):
+            return True
+
+    with pytest.raises(RuntimeError, match="didn't respond in 0.3 seconds"):
+        asyncio.run(ready.wait_until_ready(Silent(), timeout=0.3))
