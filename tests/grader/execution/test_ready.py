@@ -86,10 +86,32 @@ def test_a_kernel_that_never_answers_times_out():
             self.shell_channel = self.iopub_channel = Channel()
 
         def kernel_info(self):
-            return "request-id"
+            return f"request-{id(object())}"
 
         async def is_alive(self):
             return True
 
     with pytest.raises(RuntimeError, match="didn't respond in 0.3 seconds"):
         asyncio.run(ready.wait_until_ready(Silent(), timeout=0.3))
+
+
+def test_a_late_iopub_status_still_counts(monkeypatch):
+    """On a loaded machine the IOPub status can come later than the first short wait: the
+    waits grow and a status for any request asked so far counts, so the kernel is found
+    ready, not asked again and again until the start-up timeout."""
+    monkeypatch.setattr(ready, "IOPUB_WAIT", 0.0001)  # every first look is too early
+
+    async def scenario():
+        km = AsyncKernelManager(kernel_name="python3")
+        await km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await ready.wait_until_ready(kc, timeout=30)
+            reply = await kc.execute_interactive("print('ready')", timeout=30, output_hook=lambda msg: None)
+            assert reply["content"]["status"] == "ok"
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+
+    asyncio.run(scenario())

@@ -25,41 +25,50 @@ from queue import Empty
 from jupyter_client.utils import ensure_async
 from nbclient.util import run_hook, run_sync
 
-
-# How long the IOPub status of an answered kernel_info_request is waited for before asking
-# again. A kernel forked for grading usually answers the first request before the IOPub
+# How long the IOPub status of an answered kernel_info_request is first waited for before
+# asking again. A kernel forked for grading usually answers the first request before the IOPub
 # subscription has reached it (so that status is lost): asking again soon is what saves time.
+# Each later wait is twice as long (at most a second), and a status for any request asked so
+# far counts, so a slow machine's late status is never missed for good.
 IOPUB_WAIT = 0.05
 
 
-async def _reply(channel, msg_id: str, until: float, wanted) -> dict | None:
-    """The first message on `channel` whose parent is `msg_id` and that `wanted` accepts, or
-    None at `until`."""
+async def _first(channel, asked: set[str], until: float, wanted) -> dict | None:
+    """The first message on `channel` whose parent is one of the `asked` requests and that
+    `wanted` accepts, or None at `until`."""
     while (left := until - time.monotonic()) > 0:
         try:
             msg = await ensure_async(channel.get_msg(timeout=left))
         except Empty:
             return None
-        if (msg.get("parent_header") or {}).get("msg_id") == msg_id and wanted(msg):
+        if (msg.get("parent_header") or {}).get("msg_id") in asked and wanted(msg):
             return msg
     return None
+
+
+def _is_info_reply(msg: dict) -> bool:
+    return msg.get("msg_type") == "kernel_info_reply"
+
+
+def _is_idle(msg: dict) -> bool:
+    return msg.get("msg_type") == "status" and (msg.get("content") or {}).get("execution_state") == "idle"
 
 
 async def wait_until_ready(kc, timeout: float) -> None:
     """Return once the kernel behind `kc` has answered on shell and IOPub; RuntimeError if
     it dies or `timeout` seconds pass first (jupyter_client's messages)."""
     deadline = time.monotonic() + timeout
+    asked: set[str] = set()
+    reply, wait = None, IOPUB_WAIT
     while True:
-        msg_id = kc.kernel_info()
-        until = min(deadline, time.monotonic() + 1.0)
-        reply = await _reply(kc.shell_channel, msg_id, until, lambda m: m["msg_type"] == "kernel_info_reply")
+        asked.add(kc.kernel_info())
+        if reply is None:
+            reply = await _first(kc.shell_channel, asked, min(deadline, time.monotonic() + 1.0), _is_info_reply)
         if reply is not None:
-            idle = await _reply(kc.iopub_channel, msg_id, min(deadline, time.monotonic() + IOPUB_WAIT),
-                                lambda m: m["msg_type"] == "status"
-                                and m["content"].get("execution_state") == "idle")
-            if idle is not None:
+            if await _first(kc.iopub_channel, asked, min(deadline, time.monotonic() + wait), _is_idle):
                 kc._handle_kernel_info_reply(reply)  # as jupyter_client does (protocol version)
                 return
+            wait = min(2 * wait, 1.0)
         if not await ensure_async(kc.is_alive()):
             raise RuntimeError("Kernel died before replying to kernel_info")
         if time.monotonic() > deadline:
