@@ -70,6 +70,13 @@ def install() -> None:
 
 
 def _skip_empty_flushes(stream) -> None:
+    """Make `stream.flush()` (an ipykernel OutStream) return at once when nothing is buffered.
+
+    ipykernel hands every flush to its IOPub thread and waits for it, even an empty one, and
+    each proxied call flushed stdout and stderr twice (~0.6 ms a call, measured). Skipping an
+    empty flush reorders nothing: text still buffered is flushed as before, and every IOPub
+    message (stream, display, status) leaves through that one thread in the order it was
+    handed over. Streams that are not ipykernel's, or that echo elsewhere, are left alone."""
     original = getattr(stream, "flush", None)
     lock, echo = getattr(stream, "_buffer_lock", None), getattr(stream, "echo", "absent")
     if original is None or lock is None or echo is not None or not isinstance(getattr(stream, "_buffers", None), dict):
