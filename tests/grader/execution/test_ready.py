@@ -115,3 +115,49 @@ def test_a_late_iopub_status_still_counts(monkeypatch):
             await km.shutdown_kernel(now=True)
 
     asyncio.run(scenario())
+
+
+def test_a_welcome_on_iopub_is_enough():
+    """ipykernel 7 publishes `iopub_welcome` when a subscriber joins (JEP 65), with no parent
+    request: it proves the subscription is live, so the kernel is ready after one
+    kernel_info_request, without waiting to ask again for a status the kernel sent before the
+    subscription reached it."""
+    from queue import Empty
+
+    class Welcoming:
+        def __init__(self):
+            self.asked: list[str] = []
+            self.iopub: list[dict] = [{"msg_type": "iopub_welcome", "parent_header": {},
+                                       "content": {"subscription": ""}}]
+            client = self
+
+            class Shell:
+                async def get_msg(self, timeout=None):
+                    if client.asked:
+                        return {"msg_type": "kernel_info_reply", "parent_header": {"msg_id": client.asked[-1]},
+                                "content": {"protocol_version": "5.3"}}
+                    raise Empty
+
+            class IOPub:
+                async def get_msg(self, timeout=None):
+                    if client.iopub:
+                        return client.iopub.pop(0)
+                    await asyncio.sleep(min(timeout or 0, 0.05))
+                    raise Empty
+
+            self.shell_channel, self.iopub_channel = Shell(), IOPub()
+            self.replies: list[dict] = []
+
+        def kernel_info(self):
+            self.asked.append(f"request-{len(self.asked)}")
+            return self.asked[-1]
+
+        def _handle_kernel_info_reply(self, msg):
+            self.replies.append(msg)
+
+        async def is_alive(self):
+            return True
+
+    client = Welcoming()
+    asyncio.run(ready.wait_until_ready(client, timeout=5))
+    assert client.asked == ["request-0"] and len(client.replies) == 1

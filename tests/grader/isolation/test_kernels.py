@@ -47,3 +47,23 @@ def test_without_warm_or_policy_the_kernel_is_an_ordinary_one(tmp_path, fork_pro
     jupyter_client does: a child of this process, in the asked-for folder?"""
     _pid, cwd, seen, _rand, parent = _run(tmp_path, Config())
     assert cwd == str(tmp_path) and seen == "False" and int(parent) == os.getpid()
+
+
+def test_a_warm_kernel_shows_a_figure_as_a_freshly_started_one_does(tmp_path, fork_provisioner):
+    """The zygote imported matplotlib (and pyplot) before the kernel existed: does a forked
+    kernel still take the inline backend from its environment and show a figure as a PNG, as a
+    freshly started kernel does, without `%matplotlib inline`?"""
+    code = "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()\nprint(plt.get_backend())"
+
+    def shown(config: Config) -> tuple[list[str], str]:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        nbclient.NotebookClient(nb, timeout=60, kernel_name="python3", config=config,
+                                resources={"metadata": {"path": str(tmp_path)}}).execute()
+        outputs = nb.cells[0].outputs
+        mimes = sorted(m for o in outputs if o.output_type == "display_data" for m in o.data)
+        return mimes, "".join(o.get("text", "") for o in outputs if o.output_type == "stream").strip()
+
+    cold = shown(Config())
+    warm = shown(Config({"ForkProvisioner": {"warm": True}}))
+    assert cold == (["image/png", "text/plain"], "module://matplotlib_inline.backend_inline")
+    assert warm == cold

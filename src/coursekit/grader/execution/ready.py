@@ -7,12 +7,13 @@ worker's whole cost per notebook -- and only throws away messages that nbclient 
 judge's bridge ignore anyway (they read IOPub messages by the parent request's id).
 
 Here the kernel is ready when it has answered one kernel_info_request on the shell channel
-*and* its IOPub `idle` status for that same request has arrived: the second proves the
-IOPub subscription is live (a ZeroMQ subscriber that joins late misses what was published
-before, which is why jupyter_client checks IOPub at all), so the first execute_request's
-output cannot be lost. Until both arrive it asks again, as jupyter_client does. Stale
-messages (the kernel's `starting` status, earlier requests' statuses) stay queued and are
-skipped by their parent id.
+*and* a message has arrived on IOPub: that proves the IOPub subscription is live (a ZeroMQ
+subscriber receives nothing published before it joined, which is why jupyter_client checks
+IOPub at all), so the first execute_request's output cannot be lost. ipykernel 7 publishes an
+`iopub_welcome` as soon as a subscriber joins (JEP 65), so that one message ends the wait at
+once; an older kernel's `idle` status for a request asked here does the same, and until
+something arrives it asks again, as jupyter_client does. Messages read here have no cell to
+belong to: nbclient and the judge's bridge read IOPub by their own requests' ids.
 
 Written here because neither jupyter_client nor nbclient has an option for it.
 """
@@ -25,23 +26,23 @@ from queue import Empty
 from jupyter_client.utils import ensure_async
 from nbclient.util import run_hook, run_sync
 
-# How long the IOPub status of an answered kernel_info_request is first waited for before
-# asking again. A kernel forked for grading usually answers the first request before the IOPub
-# subscription has reached it (so that status is lost): asking again soon is what saves time.
-# Each later wait is twice as long (at most a second), and a status for any request asked so
-# far counts, so a slow machine's late status is never missed for good.
+# How long an IOPub message is first waited for, once the kernel has answered, before asking
+# again. A kernel forked for grading usually answers the first request before the IOPub
+# subscription has reached it (so that request's status is lost); a kernel that sends no
+# welcome is then asked again soon. Each later wait is twice as long (at most a second) and
+# anything on IOPub counts, so a slow machine's late message is never missed for good.
 IOPUB_WAIT = 0.05
 
 
-async def _first(channel, asked: set[str], until: float, wanted) -> dict | None:
-    """The first message on `channel` whose parent is one of the `asked` requests and that
-    `wanted` accepts, or None at `until`."""
+async def _first(channel, asked: set[str] | None, until: float, wanted) -> dict | None:
+    """The first message on `channel` that `wanted` accepts and whose parent is one of the
+    `asked` requests (any parent if `asked` is None), or None at `until`."""
     while (left := until - time.monotonic()) > 0:
         try:
             msg = await ensure_async(channel.get_msg(timeout=left))
         except Empty:
             return None
-        if (msg.get("parent_header") or {}).get("msg_id") in asked and wanted(msg):
+        if (asked is None or (msg.get("parent_header") or {}).get("msg_id") in asked) and wanted(msg):
             return msg
     return None
 
@@ -50,8 +51,8 @@ def _is_info_reply(msg: dict) -> bool:
     return msg.get("msg_type") == "kernel_info_reply"
 
 
-def _is_idle(msg: dict) -> bool:
-    return msg.get("msg_type") == "status" and (msg.get("content") or {}).get("execution_state") == "idle"
+def _any(msg: dict) -> bool:
+    return True
 
 
 async def wait_until_ready(kc, timeout: float) -> None:
@@ -65,7 +66,7 @@ async def wait_until_ready(kc, timeout: float) -> None:
         if reply is None:
             reply = await _first(kc.shell_channel, asked, min(deadline, time.monotonic() + 1.0), _is_info_reply)
         if reply is not None:
-            if await _first(kc.iopub_channel, asked, min(deadline, time.monotonic() + wait), _is_idle):
+            if await _first(kc.iopub_channel, None, min(deadline, time.monotonic() + wait), _any):
                 kc._handle_kernel_info_reply(reply)  # as jupyter_client does (protocol version)
                 return
             wait = min(2 * wait, 1.0)

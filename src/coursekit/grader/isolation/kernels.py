@@ -43,12 +43,28 @@ from coursekit.grader.isolation.policy import KernelSpec, Policy, kernel_environ
 log = logging.getLogger(__name__)
 
 PROVISIONER_NAME = "coursekit-fork"
-# Imported by the zygote. Not matplotlib.pyplot: importing it fixes the backend, and the
-# kernel must choose its own (inline) backend as a freshly started kernel would.
+# Imported by the zygote, so that no kernel imports them again. Besides the libraries: what
+# every ipykernel imports as it starts (psutil, pdb and IPython's debugger, ...), what the
+# course's notebooks use (`%matplotlib inline`, pyplot, pandas' table formatting, PIL's image
+# plugins) and what a traceback is coloured with: the modules forked kernels still imported
+# while a class was graded (listed for issue 17; docs/performance.md).
+# pyplot chooses no backend when imported (matplotlib resolves it at the first figure);
+# `_become_kernel` gives the kernel the backend its environment names, as a fresh import would.
+# Not matplotlib_inline's backend module: importing it is what connects the inline backend to
+# the kernel's IPython (figures shown as PNG), so the kernel must import it itself.
 PRELOAD = (
     "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "IPython", "IPython.core.interactiveshell",
-    "numpy", "pandas", "matplotlib", "matplotlib.figure", "matplotlib.axes", "matplotlib.dates",
-    "matplotlib_inline.backend_inline", "coursekit.seeds", "coursekit.charts", "coursekit.claims",
+    "psutil", "pdb", "faulthandler", "tornado.platform.asyncio", "IPython.core.debugger",
+    "IPython.core.completerlib", "IPython.core.logger", "IPython.core.oinspect", "IPython.utils.wildcard",
+    "IPython.extensions.storemagic", "IPython.core.magics.pylab", "IPython.core.magics.execution",
+    "IPython.core.magics.ast_mod", "IPython.core.magic_arguments", "IPython.utils.module_paths",
+    "pygments.formatters.terminal256", "pygments.styles", "pygments.console",
+    "numpy", "pandas", "pandas.io.formats.html", "pandas.io.formats.string", "pandas.core.methods.to_dict",
+    "matplotlib", "matplotlib.figure", "matplotlib.axes", "matplotlib.dates", "matplotlib.pyplot", "matplotlib.style",
+    "matplotlib.backends.backend_agg", "IPython.core.pylabtools",
+    "PIL.Image", "PIL.PngImagePlugin", "PIL.BmpImagePlugin", "PIL.GifImagePlugin", "PIL.JpegImagePlugin",
+    "PIL.PpmImagePlugin",
+    "coursekit.seeds", "coursekit.charts", "coursekit.claims",
     # what the judge's proxied calls run in the kernel (else the first call of every notebook
     # imports them: about 0.1-1 s)
     "coursekit.judge.kernel_side", "coursekit.judge.codec", "coursekit.judge.axes",
@@ -73,6 +89,7 @@ def _become_kernel(request: dict[str, Any]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        _matplotlib_backend_from(request["env"])
         numpy = sys.modules.get("numpy")
         if numpy is not None:
             numpy.random.seed()  # a forked child would otherwise share the zygote's RNG state
@@ -107,6 +124,20 @@ def _become_kernel(request: dict[str, Any]) -> None:
         traceback.print_exc()
     finally:
         os._exit(code)
+
+
+def _matplotlib_backend_from(env: dict[str, str]) -> None:
+    """What importing matplotlib does with MPLBACKEND, done again for the kernel's environment:
+    the zygote imported matplotlib with its own (ipykernel sets MPLBACKEND to the inline backend,
+    and the sandbox's environment names it too). No figure exists yet, so nothing is switched:
+    the backend is resolved at the kernel's first figure, as in a freshly started kernel."""
+    matplotlib = sys.modules.get("matplotlib")
+    if matplotlib is None:
+        return
+    try:
+        matplotlib.rcParams["backend"] = env.get("MPLBACKEND") or "module://matplotlib_inline.backend_inline"
+    except (ValueError, KeyError):  # a name matplotlib rejects: left as the zygote had it
+        pass
 
 
 def serve(socket_path: str) -> None:
