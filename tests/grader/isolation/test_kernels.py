@@ -67,3 +67,42 @@ def test_a_warm_kernel_shows_a_figure_as_a_freshly_started_one_does(tmp_path, fo
     warm = shown(Config({"ForkProvisioner": {"warm": True}}))
     assert cold == (["image/png", "text/plain"], "module://matplotlib_inline.backend_inline")
     assert warm == cold
+
+
+def test_a_graceful_shutdown_is_woken_by_the_kernels_exit(tmp_path, fork_provisioner, monkeypatch):
+    """After a shutdown request jupyter_client sleeps a tenth of a second at a time while the
+    kernel is alive; the provisioner waits for the exit itself, so by the time the manager
+    looks the kernel is gone and it never sleeps (each sleep was ~0.1 s per notebook)."""
+    import asyncio
+
+    from jupyter_client import AsyncKernelManager
+    from jupyter_client import manager as jc_manager
+
+    naps: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recorded(delay, *args, **kwargs):
+        naps.append(delay)
+        return await real_sleep(delay, *args, **kwargs)
+
+    async def scenario():
+        km = AsyncKernelManager(kernel_name="python3", config=Config({"ForkProvisioner": {"warm": True}}))
+        await km.start_kernel(cwd=str(tmp_path))
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+        finally:
+            kc.stop_channels()
+        assert isinstance(km.provisioner, kernels.ForkProvisioner)
+        pid = km.provisioner.pid
+        monkeypatch.setattr(jc_manager.asyncio, "sleep", recorded)
+        await km.shutdown_kernel()  # graceful: shutdown_request, then jupyter_client's wait
+        monkeypatch.undo()
+        return pid
+
+    pid = asyncio.run(scenario())
+    # (jupyter_client also sleeps 0.01 s after every start and shutdown, whatever the kernel)
+    assert [nap for nap in naps if nap >= 0.1] == []
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
