@@ -3,7 +3,8 @@
     python benchmarks/call_cost.py [--calls 400] [--rounds 3]
 
 A test cell that calls a trivial graded function `--calls` times (`f(i) == i`) is judged
-against a real kernel (ipc transport, as grading's), through the real bridge and a warm judge
+against a real kernel (ipc transport and jupyter_client's async client, as in grading, where
+nbclient drives it), through the real bridge and a warm judge
 (`coursekit.judge.grade.JudgeSession`). Prints, per call, the wall time and the CPU time of
 the kernel, the judge and this process (the grading worker's part: the bridge, nbclient's
 client, the relay to the judge), read from /proc and getrusage around each round.
@@ -27,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 import nbformat  # noqa: E402
-from jupyter_client import KernelManager  # noqa: E402
+from jupyter_client import AsyncKernelManager  # noqa: E402
+from jupyter_core.utils import run_sync  # noqa: E402
 
 from coursekit.judge.grade import JudgeSession  # noqa: E402
 
@@ -60,13 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     source = notebook(args.calls)
     sockets = tempfile.mkdtemp(prefix="call-cost-")
-    km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
-    km.start_kernel(stdout=open(os.devnull, "w"), stderr=open(os.devnull, "w"))  # noqa: SIM115 - the kernel's
+    km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - the kernel's output, closed at the end
+    run_sync(km.start_kernel)(stdout=devnull, stderr=devnull)
     kc = km.client()
     kc.start_channels()
     try:
-        kc.wait_for_ready(timeout=60)
-        kc.execute_interactive(source.cells[0].source, timeout=60)
+        run_sync(kc.wait_for_ready)(timeout=60)
+        run_sync(kc.execute_interactive)(source.cells[0].source, timeout=60)
         kernel_pid = km.provisioner.process.pid
         print(f"{args.calls} calls of a trivial function per round, ms per call:")
         print(f"{'round':>5} {'wall':>6} {'kernel CPU':>10} {'judge CPU':>9} {'worker CPU':>10}")
@@ -82,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{number:>5} {wall:>6.2f} {kernel:>10.2f} {judge:>9.2f} {worker:>10.2f}")
     finally:
         kc.stop_channels()
-        km.shutdown_kernel(now=True)
+        run_sync(km.shutdown_kernel)(now=True)
+        devnull.close()
         shutil.rmtree(sockets, ignore_errors=True)
     return 0
 
