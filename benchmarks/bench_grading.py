@@ -313,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.dask:
         dask_course = fresh_course(args.out / "dask")
         dask_ws = prepare(dask_course, submissions)
+        again_course = fresh_course(args.out / "coursekit-again")
+        prepare(again_course, submissions)
 
     stock_s, stock_mem = bench_stock(stock_course, stock_ws)
     print(f"stock nbgrader autograde (sequential): {stock_s:8.1f} s")
@@ -323,6 +325,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.dask:
         dask_s, dask_failed = bench_dask(dask_course, submissions, workers)
         print(f"coursekit grade (Dask LocalCluster, {workers} worker processes): {dask_s:8.1f} s")
+        # local workers once more, after Dask: the machine's speed drifts over a run of minutes
+        # (up to 10-20 % here), so Dask is compared with the local runs on either side of it
+        again_s, _, _, again_failed, _ = bench_coursekit(again_course, submissions, args.workers)
+        print(f"coursekit grade ({workers} workers), again after Dask: {again_s:8.1f} s")
     floor = bench_floor(paths, args.floor_sample, log=args.out / "floor-kernels.log")
     warm_floor = bench_warm_floor(paths, args.floor_sample, ours_course, ours_ws)
     warm_floor_shared = bench_warm_floor(paths, args.floor_sample, ours_course, ours_ws, parallel=workers)
@@ -364,10 +370,12 @@ def main(argv: list[str] | None = None) -> int:
     dask_ok = True
     if args.dask:
         dask_same = scores_of(stock_ws, assignments) == scores_of(dask_ws, assignments)
-        # throughput ratio: notebooks per second through Dask over through local workers
-        ratio = ours_s / dask_s
-        dask_ok = dask_same and not dask_failed and ratio >= 0.9
+        # throughput ratio: notebooks per second through Dask over through local workers (the
+        # mean of the local runs before and after it)
+        ratio = (ours_s + again_s) / 2 / dask_s
+        dask_ok = dask_same and not dask_failed and not again_failed and ratio >= 0.9
         results.update({
+            "coursekit_seconds_again_after_dask": round(again_s, 2),
             "dask_seconds": round(dask_s, 2),
             "dask_throughput_vs_local": round(ratio, 3),
             "dask_failed_tasks": len(dask_failed),
