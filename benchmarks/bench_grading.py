@@ -5,7 +5,9 @@ kernel, and a warm sandboxed kernel running the same cells with nothing else aro
 and as many at once as grading has workers, so that the cores are shared as in grading);
 checks the scores agree.
 
-    python benchmarks/bench_grading.py --students 40 [--workers N] [--json out.json]
+    python benchmarks/bench_grading.py --students 40 [--workers N] [--out build/bench] [--no-dask]
+
+The figures are also written to OUT/results.json.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ code never reaches the kernel under the judge.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -74,8 +75,9 @@ class Recorder:
         return self._send(msg, *args, **kwargs)
 
 
-def grade(nb, source, *, judged: bool, timeout: float = 60, call_timeout: float | None = None):
-    """Run `nb` in a fresh kernel; returns (scores, notebook, kernel evidence)."""
+@contextlib.contextmanager
+def kernel():
+    """A fresh kernel, ready, and its blocking client; stopped and its sockets removed after."""
     # ZeroMQ over ipc sockets in a private folder: no TCP port to race other kernels for
     sockets = tempfile.mkdtemp(prefix="judge-e2e-")
     km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
@@ -84,6 +86,16 @@ def grade(nb, source, *, judged: bool, timeout: float = 60, call_timeout: float 
     kc.start_channels()
     try:
         kc.wait_for_ready(timeout=120)
+        yield km, kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        shutil.rmtree(sockets, ignore_errors=True)
+
+
+def grade(nb, source, *, judged: bool, timeout: float = 60, call_timeout: float | None = None):
+    """Run `nb` in a fresh kernel; returns (scores, notebook, kernel evidence)."""
+    with kernel() as (km, kc):
         recorder = Recorder(kc)
         if judged:
             judge_test_cells(nb, source_nb=source, kernel_client=kc, kernel_manager=km, timeout=timeout,
@@ -93,10 +105,6 @@ def grade(nb, source, *, judged: bool, timeout: float = 60, call_timeout: float 
                 if cell.cell_type == "code" and cell.source.strip():
                     run_in_kernel(kc, cell, timeout=timeout, kernel_manager=km)
         evidence = {"sent": recorder.sent, "kernel": _kernel_memory(kc, km) if km.is_alive() else ""}
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
-        shutil.rmtree(sockets, ignore_errors=True)
     scores = {c.metadata.nbgrader["grade_id"]: utils.determine_grade(c)[0] for c in nb.cells if is_test(c)}
     return scores, nb, evidence
 
@@ -480,16 +488,10 @@ def test_what_a_students_function_prints_during_a_call_reaches_the_judge():
     """kernel_side's install makes empty stream flushes return at once (each was a round trip
     to ipykernel's IOPub thread, four per call); a flush with text still sends it before
     the call's result and idle status, so the judge gets every printed line, in order."""
-    from coursekit.judge import codec, kernel_side
+    from coursekit.judge import codec
     from coursekit.judge.bridge import KernelBridge
 
-    sockets = tempfile.mkdtemp(prefix="judge-e2e-")
-    km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
-    km.start_kernel(cwd=str(ROOT))
-    kc = km.client()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=120)
+    with kernel() as (km, kc):
         run_in_kernel(kc, nbformat.v4.new_code_cell(
             "import sys\n"
             "def chatty(n):\n"
@@ -507,8 +509,5 @@ def test_what_a_students_function_prints_during_a_call_reaches_the_judge():
         assert bridge.stats.stderr == 4
         probe = nbformat.v4.new_code_cell("print(type(sys.stdout.flush).__name__, sys.stdout.flush.__qualname__)")
         run_in_kernel(kc, probe, kernel_manager=km)
-        assert "_skip_empty_flushes" in probe.outputs[0]["text"], kernel_side.__name__
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
-        shutil.rmtree(sockets, ignore_errors=True)
+        assert "_skip_empty_flushes" in probe.outputs[0]["text"], "kernel_side.install did not wrap the flush"
+

@@ -5,6 +5,7 @@ of the first cell, and says so when the kernel dies before answering."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import nbformat
 import pytest
@@ -20,6 +21,20 @@ def _notebook(*sources: str):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
+
+
+@contextlib.asynccontextmanager
+async def _kernel():
+    """A fresh kernel and its started client; both stopped afterwards."""
+    km = AsyncKernelManager(kernel_name="python3")
+    await km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        yield km, kc
+    finally:
+        kc.stop_channels()
+        await km.shutdown_kernel(now=True)
 
 
 def test_safe_execute_waits_with_ready_not_jupyter_clients_wait_for_ready(tmp_path, monkeypatch):
@@ -58,16 +73,10 @@ def test_the_first_cells_output_is_never_lost(tmp_path):
 
 def test_a_kernel_that_dies_before_answering_is_reported():
     async def scenario():
-        km = AsyncKernelManager(kernel_name="python3")
-        await km.start_kernel()
-        kc = km.client()
-        kc.start_channels()
-        try:
+        async with _kernel() as (km, kc):
             await km.shutdown_kernel(now=True)  # gone before it answered anything
             with pytest.raises(RuntimeError, match="died before replying to kernel_info"):
                 await ready.wait_until_ready(kc, timeout=30)
-        finally:
-            kc.stop_channels()
 
     asyncio.run(scenario())
 
@@ -96,23 +105,16 @@ def test_a_kernel_that_never_answers_times_out():
 
 
 def test_a_late_iopub_status_still_counts(monkeypatch):
-    """On a loaded machine the IOPub status can come later than the first short wait: the
-    waits grow and a status for any request asked so far counts, so the kernel is found
-    ready, not asked again and again until the start-up timeout."""
+    """On a loaded machine IOPub messages can come later than the first short wait: the
+    waits grow and whatever arrives on IOPub counts, so the kernel is found ready, not asked
+    again and again until the start-up timeout."""
     monkeypatch.setattr(ready, "IOPUB_WAIT", 0.0001)  # every first look is too early
 
     async def scenario():
-        km = AsyncKernelManager(kernel_name="python3")
-        await km.start_kernel()
-        kc = km.client()
-        kc.start_channels()
-        try:
+        async with _kernel() as (_km, kc):
             await ready.wait_until_ready(kc, timeout=30)
             reply = await kc.execute_interactive("print('ready')", timeout=30, output_hook=lambda msg: None)
             assert reply["content"]["status"] == "ok"
-        finally:
-            kc.stop_channels()
-            await km.shutdown_kernel(now=True)
 
     asyncio.run(scenario())
 
