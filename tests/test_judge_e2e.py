@@ -62,17 +62,36 @@ def variant(assignment: str, function: str, name: str) -> str:
 
 
 class Recorder:
-    """Every message sent to the kernel on its shell channel (code, metadata and all), as
-    text, to search it for the marker."""
+    """Everything sent to the kernel, as text, to search it for the marker: every message on
+    its shell channel (code, metadata and all) and every frame on the judge's channel (the
+    calls of a test cell). Use as a context manager: the channel's send is put back after."""
 
     def __init__(self, kc):
+        from coursekit.judge import bridge
+
         self.sent: list[str] = []
+        self.frames = 0
         self._send = kc.shell_channel.send
         kc.shell_channel.send = self.send
+        self._channel, self._frame_send = bridge._Channel, bridge._Channel.send
+        recorder = self
+
+        def send_frame(channel, data, timeout):
+            recorder.sent.append(data.decode("utf-8", "replace"))
+            recorder.frames += 1
+            return recorder._frame_send(channel, data, timeout)
+
+        bridge._Channel.send = send_frame
 
     def send(self, msg, *args, **kwargs):
         self.sent.append(json.dumps({k: msg.get(k) for k in ("content", "metadata")}, default=str))
         return self._send(msg, *args, **kwargs)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._channel.send = self._frame_send
 
 
 @contextlib.contextmanager
@@ -95,8 +114,7 @@ def kernel():
 
 def grade(nb, source, *, judged: bool, timeout: float = 60, call_timeout: float | None = None):
     """Run `nb` in a fresh kernel; returns (scores, notebook, kernel evidence)."""
-    with kernel() as (km, kc):
-        recorder = Recorder(kc)
+    with kernel() as (km, kc), Recorder(kc) as recorder:
         if judged:
             judge_test_cells(nb, source_nb=source, kernel_client=kc, kernel_manager=km, timeout=timeout,
                              call_timeout=call_timeout)
@@ -104,7 +122,8 @@ def grade(nb, source, *, judged: bool, timeout: float = 60, call_timeout: float 
             for cell in nb.cells:
                 if cell.cell_type == "code" and cell.source.strip():
                     run_in_kernel(kc, cell, timeout=timeout, kernel_manager=km)
-        evidence = {"sent": recorder.sent, "kernel": _kernel_memory(kc, km) if km.is_alive() else ""}
+        evidence = {"sent": recorder.sent, "frames": recorder.frames,
+                    "kernel": _kernel_memory(kc, km) if km.is_alive() else ""}
     scores = {c.metadata.nbgrader["grade_id"]: utils.determine_grade(c)[0] for c in nb.cells if is_test(c)}
     return scores, nb, evidence
 
@@ -238,7 +257,8 @@ def test_hidden_tests_never_reach_the_kernel_under_the_judge(source):
     assert "CALLER SOURCE" in outputs_text(nb)  # the student's printing is kept, as plain text...
     assert MARKER not in outputs_text(nb)  # ...but holds no hidden test
     assert MARKER not in evidence["kernel"]  # nor In, _ih or linecache in the kernel
-    assert MARKER not in "".join(evidence["sent"])  # no code sent to the kernel carried it
+    assert evidence["frames"] > 20  # the calls went over the judge's channel, and were recorded
+    assert MARKER not in "".join(evidence["sent"])  # no code or call sent to the kernel carried it
     assert not any("BEGIN HIDDEN TESTS" in code for code in evidence["sent"])
 
 
@@ -412,10 +432,10 @@ def _judge_through_nbclient(source):
     try:
         with client.setup_kernel():
             client.reset_execution_trackers()
-            recorder = Recorder(client.kc)
-            readers = _reading_threads(client.kc)
-            report = judge_test_cells(nb, source_nb=source, kernel_client=client.kc, kernel_manager=client.km,
-                                      execute_cell=client.execute_cell, timeout=60)
+            with Recorder(client.kc) as recorder:
+                readers = _reading_threads(client.kc)
+                report = judge_test_cells(nb, source_nb=source, kernel_client=client.kc, kernel_manager=client.km,
+                                          execute_cell=client.execute_cell, timeout=60)
     finally:
         shutil.rmtree(sockets, ignore_errors=True)
     recorder.readers = readers
@@ -484,10 +504,13 @@ def test_the_judge_reads_the_kernel_on_the_thread_that_owns_its_sockets(source):
     _check_judged_through_nbclient(nb, report, recorder)
 
 
-def test_what_a_students_function_prints_during_a_call_reaches_the_judge():
-    """kernel_side's install makes empty stream flushes return at once (each was a round trip
-    to ipykernel's IOPub thread, four per call); a flush with text still sends it before
-    the call's result and idle status, so the judge gets every printed line, in order."""
+@pytest.mark.parametrize("channel", [True, False], ids=["over-the-channel", "as-messages"])
+def test_what_a_students_function_prints_during_a_call_reaches_the_judge(channel):
+    """Over the channel, the kernel captures what a call prints and sends it with the result.
+    As messages, kernel_side's install makes empty stream flushes return at once (each was a
+    round trip to ipykernel's IOPub thread, four per call); a flush with text still sends it
+    before the call's result and idle status. Either way the judge gets every printed line,
+    in order."""
     from coursekit.judge import codec
     from coursekit.judge.bridge import KernelBridge
 
@@ -500,9 +523,12 @@ def test_what_a_students_function_prints_during_a_call_reaches_the_judge():
             "    print('warned', file=sys.stderr)\n"
             "    return n\n"), kernel_manager=km)
         bridge = KernelBridge(kc, km)
+        bridge._channel_ok = channel
         replies = [bridge.call("chatty", [codec.encode(n)], codec.encode({}), timeout=30, png=False)
                    for n in (0, 1, 3, 0)]
+        bridge.release()
         assert bridge._direct, "the kernel took calls as kernel_side messages"
+        assert bridge.stats.channel == (4 if channel else 0)
         for n, reply in zip((0, 1, 3, 0), replies, strict=True):
             assert codec.decode(codec.loads(reply["payload"])["ok"]) == n, reply
             assert reply["stdout"] == "".join(f"line {i}\n" for i in range(n)) + "warned\n", reply

@@ -17,14 +17,33 @@ verdict. Each call has a time limit; past it the kernel is interrupted and the c
 fails with a TimeoutError message (a call's limit is what is left of its test cell's budget,
 and at most `call_timeout` when one is given). A kernel that died, or that ignored the interrupt, is
 marked dead and every later call fails at once with a message saying so.
+
+The channel. Once the kernel has taken `kernel_side.install`, a test cell's calls go over
+a Unix socket instead of one ipykernel message each: at the cell's first call the bridge
+listens on a socket in the kernel's own ipc folder (a private folder when the kernel is not
+on ipc), asks the kernel with one `kernel_side.SERVE_REQUEST` message to connect to it, and
+accepts only a connection that first sends the request's random token; each call is then
+one frame each way, and `release()` (at the end of every judged cell, before the kernel runs
+anything else) ends it. The reply frame is JSON with the same two things kept above -- the
+encoded outcome, passed on unparsed, and the printed text, capped again here -- read with a
+size cap. Time limits, interrupts and a dying kernel are handled as for messages; an
+interrupt that reaches the kernel after its function has answered is dropped there (see
+`kernel_side._serve`). If the channel cannot be opened, or the kernel closes it, calls go
+as messages again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import inspect
 import json
+import os
 import queue
+import secrets
+import shutil
+import socket
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -32,6 +51,10 @@ from coursekit.judge import codec, kernel_side
 
 STREAM_CAP = 10_000  # characters of the student's printing kept per call
 INTERRUPT_GRACE = 5.0  # seconds a kernel has to stop after an interrupt
+CONNECT_TIMEOUT = 5.0  # seconds a kernel has to connect to a test cell's channel
+# bytes of one reply frame: an outcome of codec.MAX_JSON characters (4 bytes each at most in
+# UTF-8, 6 as JSON escapes) and the printed text
+FRAME_CAP = 6 * codec.MAX_JSON + 6 * 2 * kernel_side.STREAM_CAP + 4096
 
 
 @dataclass
@@ -41,6 +64,7 @@ class CallStats:
     timeouts: int = 0
     stderr: int = 0  # calls during which the student's code wrote to stderr (warnings)
     times: list[float] = field(default_factory=list)
+    channel: int = 0  # calls made over the channel (the rest went as messages)
 
 
 def wait(result):
@@ -100,6 +124,55 @@ def _owning_loop(kernel_client):
     return loop
 
 
+class _Unreadable(Exception):
+    """A frame over the cap: the kernel's side of the channel is not kernel_side's."""
+
+
+class _Channel:
+    """The parent's end of one test cell's channel (kernel_side._serve is the other)."""
+
+    def __init__(self, sock: socket.socket, serve_msg_id: str):
+        self.sock = sock
+        self.serve_msg_id = serve_msg_id
+        self.buffer = bytearray()
+
+    def send(self, data: bytes, timeout: float) -> None:
+        self.sock.settimeout(max(0.001, timeout))
+        self.sock.sendall(kernel_side.FRAME_HEADER.pack(len(data)) + data)
+
+    def receive(self, timeout: float) -> bytes | None:
+        """The next frame, or None if none is complete within `timeout`; EOFError when the
+        kernel's end is closed, _Unreadable for a frame over FRAME_CAP."""
+        header = kernel_side.FRAME_HEADER
+        end = time.monotonic() + timeout
+        while True:
+            if len(self.buffer) >= header.size:
+                (size,) = header.unpack_from(self.buffer)
+                if size > FRAME_CAP:
+                    raise _Unreadable(f"a frame of {size} bytes")
+                if len(self.buffer) >= header.size + size:
+                    frame = bytes(self.buffer[header.size:header.size + size])
+                    del self.buffer[:header.size + size]
+                    return frame
+            left = end - time.monotonic()
+            if left <= 0:
+                return None
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except TimeoutError:
+                return None
+            if not chunk:
+                raise EOFError
+            self.buffer += chunk
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
 class KernelBridge:
     """Performs calls in one student kernel, one at a time."""
 
@@ -114,6 +187,9 @@ class KernelBridge:
         self.stats = CallStats()
         self._shadows: dict = {}  # synchronous views of an async client's sockets (see `_get`)
         self._direct: bool | None = None  # calls as kernel_side's own message type (None: not tried yet)
+        self._channel: _Channel | None = None  # this test cell's channel, once opened
+        self._channel_ok = True  # False once a channel could not be opened or was closed by the kernel
+        self._folder: str | None = None  # a private folder for the channel's socket (kernels not on ipc)
 
     def call(self, function: str, args: list, kwargs: dict, timeout: float, *, png: bool = True,
              figures: bool = False) -> dict:
@@ -134,12 +210,192 @@ class KernelBridge:
         request = json.dumps({"function": function, "args": args, "kwargs": kwargs, "png": bool(png),
                               "figures": bool(figures)},
                              ensure_ascii=False, separators=(",", ":"))
-        reply = self._run(self._round_trip(request, function, started + timeout, timeout))
+        channel = self._open_channel() if self._channel_ok else None
+        if channel is not None:
+            self.stats.channel += 1
+            reply = self._channel_call(channel, request, function, started + timeout, timeout)
+        else:
+            reply = self._run(self._round_trip(request, function, started + timeout, timeout))
         elapsed = time.monotonic() - started
         self.stats.calls += 1
         self.stats.seconds += elapsed
         self.stats.times.append(elapsed)
         return reply
+
+    def release(self) -> None:
+        """End this test cell's channel, if one is open: the kernel goes back to running
+        cells. Called after every judged cell."""
+        channel, self._channel = self._channel, None
+        if channel is None:
+            return
+        try:
+            channel.send(b"", timeout=1.0)
+        except OSError:
+            pass
+        channel.close()
+        if self.dead is None:
+            self._run(self._drain_shell(channel.serve_msg_id))
+
+    def close(self) -> None:
+        self.release()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+
+    # --- the channel ----------------------------------------------------------------------------
+
+    def _socket_folder(self) -> str:
+        """The kernel's ipc folder (the sandbox lets its kernel reach only that), else a
+        private one."""
+        ip = getattr(self.kc, "ip", "")
+        if getattr(self.kc, "transport", "") == "ipc" and isinstance(ip, str) and ip:
+            return os.path.dirname(os.path.abspath(ip))
+        if self._folder is None:
+            self._folder = tempfile.mkdtemp(prefix="coursekit-channel-")
+        return self._folder
+
+    def _open_channel(self) -> _Channel | None:
+        if self._channel is not None:
+            return self._channel
+        if self._direct is None:
+            self._direct = self._run(self._install(time.monotonic() + 10))
+        if not self._direct:
+            self._channel_ok = False
+            return None
+        path = os.path.join(self._socket_folder(), f"judge-{secrets.token_hex(8)}")
+        token = secrets.token_hex(16).encode("ascii")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(path)
+            os.chmod(path, 0o666)  # the kernel's own user connects; the folder is private to it
+            listener.listen(4)
+            msg = self.kc.session.msg(kernel_side.SERVE_REQUEST, {"path": path, "token": token.decode()})
+            self._run(self._send_shell(msg))
+            channel = self._accept(listener, token, msg["header"]["msg_id"])
+        except OSError:
+            channel = None
+        finally:
+            listener.close()
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        if channel is None:
+            self._channel_ok = False  # calls go as messages from now on
+        self._channel = channel
+        return channel
+
+    def _accept(self, listener: socket.socket, token: bytes, serve_msg_id: str) -> _Channel | None:
+        """The connection that sends `token` first, within CONNECT_TIMEOUT."""
+        end = time.monotonic() + CONNECT_TIMEOUT
+        while (left := end - time.monotonic()) > 0:
+            listener.settimeout(left)
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                return None
+            channel = _Channel(connection, serve_msg_id)
+            try:
+                hello = channel.receive(max(0.01, end - time.monotonic()))
+            except (EOFError, _Unreadable, OSError):
+                hello = None
+            if hello is not None and hmac.compare_digest(hello, token):
+                return channel
+            channel.close()
+        return None
+
+    async def _send_shell(self, msg) -> None:
+        self.kc.shell_channel.send(msg)
+
+    def _channel_call(self, channel: _Channel, request: str, function: str, deadline: float,
+                      timeout: float) -> dict:
+        try:
+            channel.send(request.encode("utf-8"), max(1.0, deadline - time.monotonic()))
+        except OSError:
+            return self._channel_lost(function)
+        interrupted = False
+        grace_end = next_interrupt = 0.0
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                if not interrupted:
+                    interrupted = True
+                    self.stats.timeouts += 1
+                    self._run(self._interrupt())
+                    grace_end, next_interrupt = now + self.interrupt_grace, now + 1.0
+                elif now >= grace_end:
+                    self.dead = (f"the student's kernel did not stop {self.interrupt_grace:g} s after being "
+                                 f"interrupted in {function}(); later calls are not made")
+                    self._channel = None
+                    channel.close()
+                    return {"error": {"type": "TimeoutError", "message": self.dead}, "stdout": ""}
+                elif now >= next_interrupt:
+                    # an interrupt that reached the kernel before the function started was dropped there
+                    self._run(self._interrupt())
+                    next_interrupt = now + 1.0
+                wait_for = max(0.001, min(grace_end, next_interrupt) - now)
+            else:
+                wait_for = min(1.0, deadline - now)
+            try:
+                frame = channel.receive(wait_for)
+            except (EOFError, OSError):
+                return self._channel_lost(function)
+            except _Unreadable:
+                self._channel = None
+                self._channel_ok = False
+                channel.close()
+                return {"error": {"type": "ResultRejected",
+                                  "message": f"the student's kernel sent an unreadable reply for {function}()"},
+                        "stdout": ""}
+            if frame is not None:
+                break
+            if not self._run(self._alive()):
+                self.dead = f"the student's kernel died during a call to {function}(); later calls are not made"
+                self._channel = None
+                channel.close()
+                return {"error": {"type": "ResultRejected", "message": self.dead}, "stdout": ""}
+        return self._channel_reply(frame, function, timeout, interrupted)
+
+    def _channel_reply(self, frame: bytes, function: str, timeout: float, interrupted: bool) -> dict:
+        try:
+            reply = json.loads(frame)
+        except ValueError:
+            reply = None
+        if not isinstance(reply, dict):
+            return {"error": {"type": "ResultRejected",
+                              "message": f"the student's kernel sent an unreadable reply for {function}()"},
+                    "stdout": ""}
+        out = reply.get("out") if isinstance(reply.get("out"), str) else ""
+        stdout = out[: self.stream_cap]
+        if len(out) >= self.stream_cap or (reply.get("more") is True and out):
+            stdout += "\n[grader: more printed output dropped]\n"
+        if reply.get("stderr") is True:
+            self.stats.stderr += 1
+        if interrupted:
+            return {"error": {"type": "TimeoutError",
+                              "message": f"{function}() did not return within {timeout:g} s; it was stopped"},
+                    "stdout": stdout}
+        payload = reply.get("payload")
+        if not isinstance(payload, str) or len(payload) > codec.MAX_JSON:
+            return {"error": {"type": "ResultRejected",
+                              "message": f"the student's kernel sent no result for {function}()"}, "stdout": stdout}
+        return {"payload": payload, "stdout": stdout}
+
+    def _channel_lost(self, function: str) -> dict:
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            channel.close()
+        # a kernel that died closed its end a moment before it is seen to be gone
+        end = time.monotonic() + 1.0
+        while (alive := self._run(self._alive())) and time.monotonic() < end:
+            time.sleep(0.02)
+        if not alive:
+            self.dead = f"the student's kernel died during a call to {function}(); later calls are not made"
+            return {"error": {"type": "ResultRejected", "message": self.dead}, "stdout": ""}
+        self._channel_ok = False  # the kernel closed it: calls go as messages from now on
+        return {"error": {"type": "ResultRejected",
+                          "message": f"the student's kernel closed the grader's channel during {function}()"},
+                "stdout": ""}
 
     # --- pieces -------------------------------------------------------------------------------
 

@@ -155,6 +155,7 @@ class JudgeSession:
         if self.judge.broken:
             self.report.incidents.append(f"judge: {self.judge.broken}")
         self.judge.close()
+        self.bridge.close()
         return self.report
 
     def __enter__(self):

@@ -179,6 +179,9 @@ class JudgeProcess:
             self._kill()
             return [_error("JudgeError", self.broken)]
         finally:
+            release = getattr(bridge, "release", None)
+            if release is not None:
+                release()  # the kernel goes back to running cells
             self.stats.cells += 1
             self.stats.cell_seconds.append(time.monotonic() - started)
 
