@@ -112,12 +112,13 @@ def kernel():
         shutil.rmtree(sockets, ignore_errors=True)
 
 
-def grade(nb, source, *, judged: bool, timeout: float = 60, call_timeout: float | None = None):
+def grade(nb, source, *, judged: bool, timeout: float = 60, call_timeout: float | None = None,
+          channel: bool = True):
     """Run `nb` in a fresh kernel; returns (scores, notebook, kernel evidence)."""
     with kernel() as (km, kc), Recorder(kc) as recorder:
         if judged:
             judge_test_cells(nb, source_nb=source, kernel_client=kc, kernel_manager=km, timeout=timeout,
-                             call_timeout=call_timeout)
+                             call_timeout=call_timeout, channel=channel)
         else:
             for cell in nb.cells:
                 if cell.cell_type == "code" and cell.source.strip():
@@ -316,9 +317,10 @@ def dateline(text: str) -> str | None:
 '''
 
 
-def test_a_call_that_loops_is_stopped_and_the_next_tests_still_run(source):
+@pytest.mark.parametrize("channel", [True, False], ids=["over-the-channel", "as-messages"])
+def test_a_call_that_loops_is_stopped_and_the_next_tests_still_run(source, channel):
     judged, nb, _ = grade(submission(source, {"paragraphs": LOOPS_ON_EMPTY_TEXT}), source, judged=True,
-                          timeout=60, call_timeout=3)
+                          timeout=60, call_timeout=3, channel=channel)
     cell = next(c for c in nb.cells if is_test(c) and c.metadata.nbgrader["grade_id"] == "test_paragraphs")
     text = outputs_text(nb)
     assert "raised TimeoutError: paragraphs() did not return within 3 s; it was stopped" in text
@@ -329,8 +331,10 @@ def test_a_call_that_loops_is_stopped_and_the_next_tests_still_run(source):
     assert cell.outputs[-1]["output_type"] == "execute_result"
 
 
-def test_a_kernel_that_dies_fails_the_remaining_calls_with_a_clear_message(source):
-    judged, nb, _ = grade(submission(source, {"dateline": DIES_ON_EMPTY_TEXT}), source, judged=True, timeout=20)
+@pytest.mark.parametrize("channel", [True, False], ids=["over-the-channel", "as-messages"])
+def test_a_kernel_that_dies_fails_the_remaining_calls_with_a_clear_message(source, channel):
+    judged, nb, _ = grade(submission(source, {"dateline": DIES_ON_EMPTY_TEXT}), source, judged=True, timeout=20,
+                          channel=channel)
     assert judged["test_paragraphs"] == FULL["test_paragraphs"]
     assert judged["test_dateline"] < FULL["test_dateline"]
     assert judged["test_quote_balance"] == judged["test_name_variants"] == 0
@@ -522,8 +526,7 @@ def test_what_a_students_function_prints_during_a_call_reaches_the_judge(channel
             "        print('line', i)\n"
             "    print('warned', file=sys.stderr)\n"
             "    return n\n"), kernel_manager=km)
-        bridge = KernelBridge(kc, km)
-        bridge._channel_ok = channel
+        bridge = KernelBridge(kc, km, channel=channel)
         replies = [bridge.call("chatty", [codec.encode(n)], codec.encode({}), timeout=30, png=False)
                    for n in (0, 1, 3, 0)]
         bridge.release()
@@ -537,3 +540,103 @@ def test_what_a_students_function_prints_during_a_call_reaches_the_judge(channel
         run_in_kernel(kc, probe, kernel_manager=km)
         assert "_skip_empty_flushes" in probe.outputs[0]["text"], "kernel_side.install did not wrap the flush"
 
+
+
+# --- the channel: a test cell's calls over a socket of their own ---------------------------------
+
+CHANNEL_FUNCTIONS = '''
+import gc, socket, struct
+
+def double(n):
+    return 2 * n
+
+def spin(n):
+    while True:
+        pass
+
+def _channel():
+    for thing in gc.get_objects():
+        if isinstance(thing, socket.socket) and thing.family == socket.AF_UNIX:
+            try:
+                if "judge-" in str(thing.getpeername()):
+                    return thing
+            except OSError:
+                pass
+
+def forge_a_huge_frame(n):
+    _channel().sendall(struct.pack(">I", 2 ** 31) + b"x" * 100)
+    return n
+
+def close_the_channel(n):
+    _channel().close()
+    return n
+'''
+
+
+@contextlib.contextmanager
+def channel_bridge():
+    """A kernel with CHANNEL_FUNCTIONS defined and a bridge to it."""
+    from coursekit.judge.bridge import KernelBridge
+
+    with kernel() as (km, kc):
+        run_in_kernel(kc, nbformat.v4.new_code_cell(CHANNEL_FUNCTIONS), kernel_manager=km)
+        bridge = KernelBridge(kc, km)
+        yield bridge, km, kc
+        bridge.close()
+
+
+def _call(bridge, function, n, timeout=20.0):
+    from coursekit.judge import codec
+
+    reply = bridge.call(function, [codec.encode(n)], codec.encode({}), timeout=timeout, png=False)
+    if "payload" in reply:
+        return codec.decode(codec.loads(reply["payload"])["ok"])
+    return reply["error"]
+
+
+def test_an_interrupt_that_comes_after_a_call_has_answered_is_dropped():
+    """The parent interrupts a call past its time limit; if the answer was already on its
+    way, the interrupt reaches a kernel waiting for the next call. Over the channel it is
+    dropped there, not raised in the next call's function."""
+    with channel_bridge() as (bridge, km, kc):
+        assert _call(bridge, "double", 1) == 2
+        km.interrupt_kernel()  # as a late interrupt would
+        assert [_call(bridge, "double", n) for n in (2, 3)] == [4, 6]
+        assert bridge.stats.channel == 3 and bridge.stats.timeouts == 0 and bridge.dead is None
+
+
+def test_an_interrupt_that_comes_before_the_function_starts_is_sent_again():
+    """With almost no time left the interrupt can reach the kernel before it has read the
+    call, and is dropped there (above); the bridge interrupts again each second of the
+    grace, so a function that loops is still stopped and the kernel is not given up."""
+    with channel_bridge() as (bridge, km, kc):
+        error = _call(bridge, "spin", 0, timeout=1e-4)
+        assert error["type"] == "TimeoutError" and "it was stopped" in error["message"], error
+        assert bridge.dead is None
+        assert _call(bridge, "double", 5) == 10
+
+
+def test_a_forged_frame_on_the_channel_fails_that_call_and_later_calls_go_as_messages():
+    """Student code can find the channel's socket in its own process and write to it. A
+    frame over the cap fails the call with a clear message (no wait for 2 GB); the channel
+    is given up and later calls go as one message each."""
+    with channel_bridge() as (bridge, km, kc):
+        error = _call(bridge, "forge_a_huge_frame", 1)
+        assert error == {"type": "ResultRejected",
+                         "message": "the student's kernel sent an unreadable reply for forge_a_huge_frame()"}
+        assert [_call(bridge, "double", n) for n in (2, 3)] == [4, 6]
+        assert bridge.stats.channel == 1 and bridge.dead is None
+
+
+def test_a_channel_closed_by_student_code_fails_that_call_and_later_calls_go_as_messages():
+    with channel_bridge() as (bridge, km, kc):
+        assert _call(bridge, "double", 1) == 2
+        error = _call(bridge, "close_the_channel", 1)
+        assert error == {"type": "ResultRejected",
+                         "message": "the student's kernel closed the grader's channel during close_the_channel()"}
+        assert [_call(bridge, "double", n) for n in (2, 3)] == [4, 6]
+        assert bridge.stats.channel == 2 and bridge.dead is None
+        bridge.release()
+        probe = nbformat.v4.new_code_cell("print(double(21))")
+        run_in_kernel(kc, probe, kernel_manager=km)  # the kernel runs cells again
+        assert probe.outputs[0]["text"] == "42\n"

@@ -177,7 +177,9 @@ class KernelBridge:
     """Performs calls in one student kernel, one at a time."""
 
     def __init__(self, kernel_client, kernel_manager=None, *, call_timeout: float | None = None,
-                 stream_cap: int = STREAM_CAP, interrupt_grace: float = INTERRUPT_GRACE):
+                 stream_cap: int = STREAM_CAP, interrupt_grace: float = INTERRUPT_GRACE, channel: bool = True):
+        """`channel`: send a test cell's calls over a socket of their own (see the module's
+        docstring) once the kernel has taken kernel_side's install; False: as messages."""
         self.kc = kernel_client
         self.call_timeout = call_timeout
         self.km = kernel_manager
@@ -188,7 +190,7 @@ class KernelBridge:
         self._shadows: dict = {}  # synchronous views of an async client's sockets (see `_get`)
         self._direct: bool | None = None  # calls as kernel_side's own message type (None: not tried yet)
         self._channel: _Channel | None = None  # this test cell's channel, once opened
-        self._channel_ok = True  # False once a channel could not be opened or was closed by the kernel
+        self._channel_ok = channel  # False once a channel could not be opened or was closed by the kernel
         self._folder: str | None = None  # a private folder for the channel's socket (kernels not on ipc)
 
     def call(self, function: str, args: list, kwargs: dict, timeout: float, *, png: bool = True,

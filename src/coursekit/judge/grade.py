@@ -93,11 +93,11 @@ class JudgeSession:
     """A judge for one notebook: setup cells from the source notebook, test cells on demand."""
 
     def __init__(self, source_nb, kernel_client, kernel_manager=None, *, timeout: float = 60.0,
-                 call_timeout: float | None = None, cwd=None, warm: bool = False):
+                 call_timeout: float | None = None, cwd=None, warm: bool = False, channel: bool = True):
         self.source_cells = [c for c in source_nb.cells if c.get("cell_type") == "code"]
         self.timeout = timeout
         self.report = JudgeReport()
-        self.bridge = KernelBridge(kernel_client, kernel_manager, call_timeout=call_timeout)
+        self.bridge = KernelBridge(kernel_client, kernel_manager, call_timeout=call_timeout, channel=channel)
         # Started now, waited for at the first test cell: it warms up while the kernel runs
         # the student's first cells.
         self.judge = JudgeProcess(graded_functions(source_nb), cwd=cwd, wait=False, warm=warm)
@@ -167,16 +167,17 @@ class JudgeSession:
 
 def judge_test_cells(nb, *, source_nb, kernel_client, kernel_manager=None, timeout: float = 60.0,
                      call_timeout: float | None = None, execute_cell: Callable[[Any, int], Any] | None = None,
-                     cwd=None, warm: bool = False) -> JudgeReport:
+                     cwd=None, warm: bool = False, channel: bool = True) -> JudgeReport:
     """Execute `nb`: its test cells in the judge, every other code cell in the kernel.
 
     `timeout` is each cell's wall-clock budget (a test cell's calls share it; each call gets
     at most `call_timeout`); `execute_cell(cell, index)` runs a non-test cell (default:
-    `run_in_kernel`); `cwd` is the judge's folder (default: the grader's). Writes outputs
-    into `nb` and a summary under `nb.metadata["coursekit"]["judge"]`.
+    `run_in_kernel`); `cwd` is the judge's folder (default: the grader's); `channel=False`
+    sends every call as a kernel message. Writes outputs into `nb` and a summary under
+    `nb.metadata["coursekit"]["judge"]`.
     """
     session = JudgeSession(source_nb, kernel_client, kernel_manager, timeout=timeout, call_timeout=call_timeout,
-                           cwd=cwd, warm=warm)
+                           cwd=cwd, warm=warm, channel=channel)
     try:
         for index, cell in enumerate(nb.cells):
             if cell.get("cell_type") != "code" or not cell.source.strip():

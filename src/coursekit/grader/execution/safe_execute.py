@@ -76,6 +76,9 @@ class SafeExecute(ready.PromptStart, Execute):
                             "student's kernel; their source is the gradebook's.").tag(config=True)
     warm_judges = Bool(True, help="Fork each judge from a zygote that has pandas and matplotlib imported "
                                   "(coursekit.judge.zygote) instead of starting a new interpreter.").tag(config=True)
+    judge_channel = Bool(True, help="Send a test cell's calls to the student's kernel over a Unix socket of "
+                                    "their own (docs/judge.md, 'The channel') instead of as one kernel message "
+                                    "each.").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources=None, km=None):
         """nbconvert's preprocess (kernel, loop over cells), with this notebook's budget
@@ -116,7 +119,7 @@ class SafeExecute(ready.PromptStart, Execute):
         if self._judge_source is not None:
             # started now, waited for at the first test cell: it warms up while the student's cells run
             self._session = JudgeSession(self._judge_source, self.kc, self.km, timeout=self.limits.cell_timeout,
-                                         warm=self.warm_judges)
+                                         warm=self.warm_judges, channel=self.judge_channel)
         if not self._guard_on:
             return
         code = guard_program.kernel_code(self._token, TEST_BUILTINS)
