@@ -206,6 +206,8 @@ def judge_summary(workspace: Workspace) -> dict:
         "judge_start_s_mean": round(statistics.mean(r["seconds"]["start"] for r in reports), 3),
         "judge_start_waited_s_mean": round(statistics.mean(r["seconds"]["start_waited"] for r in reports), 3),
         "judge_calls_per_notebook": round(statistics.mean(r.get("calls", 0) for r in reports), 1),
+        "judge_calls_over_the_channel": f"{sum(r.get('channel_calls', 0) for r in reports)} of "
+                                        f"{sum(r.get('calls', 0) for r in reports)}",
         "judge_call_s_per_notebook": round(statistics.mean(r["seconds"]["calls"] for r in reports), 3),
     }
 

@@ -235,8 +235,9 @@ class KernelBridge:
         except OSError:
             pass
         channel.close()
-        if self.dead is None:
-            self._run(self._drain_shell(channel.serve_msg_id))
+        # The kernel answers the serve request as it leaves the handler; that reply is not
+        # waited for (2 ms a cell): whatever the kernel is asked next is queued behind it, and
+        # every reader of its messages (nbclient, this bridge) skips replies to others' requests.
 
     def close(self) -> None:
         self.release()

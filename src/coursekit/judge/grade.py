@@ -78,6 +78,7 @@ class JudgeReport:
     setup_seconds: float = 0.0
     test_seconds: float = 0.0
     calls: int = 0
+    channel_calls: int = 0  # of which over the channel (the rest as kernel messages)
     call_seconds: float = 0.0
     warm: bool = False  # the judge was forked by the zygote
 
@@ -86,7 +87,7 @@ class JudgeReport:
                 "seconds": {"start": round(self.start_seconds, 3),
                             "start_waited": round(self.start_wait_seconds, 3), "setup": round(self.setup_seconds, 3),
                             "tests": round(self.test_seconds, 3), "calls": round(self.call_seconds, 3)},
-                "calls": self.calls}
+                "calls": self.calls, "channel_calls": self.channel_calls}
 
 
 class JudgeSession:
@@ -149,6 +150,7 @@ class JudgeSession:
         self.report.warm = self.judge.stats.warm
         self.report.start_wait_seconds = self.judge.stats.start_wait_seconds
         self.report.calls = self.bridge.stats.calls
+        self.report.channel_calls = self.bridge.stats.channel
         self.report.call_seconds = self.bridge.stats.seconds
         if self.bridge.stats.timeouts:
             self.report.incidents.append(f"judge: {self.bridge.stats.timeouts} call(s) stopped at their time limit")
