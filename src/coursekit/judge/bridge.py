@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 from coursekit.judge import codec, kernel_side
 
-STREAM_CAP = 10_000  # characters of the student's printing kept per call
+STREAM_CAP = kernel_side.STREAM_CAP  # characters of the student's printing kept per call (the kernel caps it too)
 INTERRUPT_GRACE = 5.0  # seconds a kernel has to stop after an interrupt
 CONNECT_TIMEOUT = 5.0  # seconds a kernel has to connect to a test cell's channel
 # bytes of one reply frame: an outcome of codec.MAX_JSON characters (4 bytes each at most in

@@ -226,10 +226,12 @@ def _serve(stream, idents, msg) -> None:
     channel = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     previous = signal.getsignal(signal.SIGINT)
     try:
+        # before the token is sent: once it is, the parent may send a call and, with no time
+        # left, interrupt at once; ipykernel's own handler would end the channel there
+        signal.signal(signal.SIGINT, on_interrupt)
         channel.connect(str(content.get("path")))
         _send_frame(channel, str(content.get("token")).encode("utf-8"))
         frames = _Frames(channel)
-        signal.signal(signal.SIGINT, on_interrupt)
         while True:
             request = frames.next()
             if not request:
