@@ -329,8 +329,7 @@ class KernelBridge:
                 elif now >= grace_end:
                     self.dead = (f"the student's kernel did not stop {self.interrupt_grace:g} s after being "
                                  f"interrupted in {function}(); later calls are not made")
-                    self._channel = None
-                    channel.close()
+                    self._drop_channel()
                     return {"error": {"type": "TimeoutError", "message": self.dead}, "stdout": ""}
                 elif now >= next_interrupt:
                     # an interrupt that reached the kernel before the function started was dropped there
@@ -344,9 +343,8 @@ class KernelBridge:
             except (EOFError, OSError):
                 return self._channel_lost(function)
             except _Unreadable:
-                self._channel = None
+                self._drop_channel()
                 self._channel_ok = False
-                channel.close()
                 return {"error": {"type": "ResultRejected",
                                   "message": f"the student's kernel sent an unreadable reply for {function}()"},
                         "stdout": ""}
@@ -354,8 +352,7 @@ class KernelBridge:
                 break
             if not self._run(self._alive()):
                 self.dead = f"the student's kernel died during a call to {function}(); later calls are not made"
-                self._channel = None
-                channel.close()
+                self._drop_channel()
                 return {"error": {"type": "ResultRejected", "message": self.dead}, "stdout": ""}
         return self._channel_reply(frame, function, timeout, interrupted)
 
@@ -384,10 +381,13 @@ class KernelBridge:
                               "message": f"the student's kernel sent no result for {function}()"}, "stdout": stdout}
         return {"payload": payload, "stdout": stdout}
 
-    def _channel_lost(self, function: str) -> dict:
+    def _drop_channel(self) -> None:
         channel, self._channel = self._channel, None
         if channel is not None:
             channel.close()
+
+    def _channel_lost(self, function: str) -> dict:
+        self._drop_channel()
         # a kernel that died closed its end a moment before it is seen to be gone
         end = time.monotonic() + 1.0
         while (alive := self._run(self._alive())) and time.monotonic() < end:
