@@ -223,6 +223,133 @@ def test_png_check_refuses_what_is_not_one_modest_png():
     assert not png.is_valid_png(good, max_side=10)
 
 
+
+# --- reading without a draw ----------------------------------------------------------------------
+# charts.read draws a figure only when a draw would move its Axes (a layout engine, an aspect,
+# an Axes locator). Each chart below is built twice, one copy drawn as a renderer would draw it
+# (what read used to do first); both copies must read the same, as the student drew them and as
+# the judge rebuilt them.
+
+
+def _constrained_layout():
+    fig, ax = plt.subplots(figsize=(4, 2.5), layout="constrained")
+    ax.plot(range(11), [0, 5, 3, 8, 2, 9, 4, 7, 1, 6, 10], marker="o")
+    ax.set_title("Constrained layout\nwith a title\non three lines")
+    ax.set_xlabel("x\nunder two lines")
+    fig.suptitle("and a suptitle")
+    return ax
+
+
+def _concise_dates_and_rotated_labels():
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.plot(OTHER_SERIES["date"], OTHER_SERIES["troops"], "o-")
+    locator = matplotlib.dates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(matplotlib.dates.ConciseDateFormatter(locator))
+    fig.autofmt_xdate()
+    ax.set_ylim(0, None)
+    return ax
+
+
+def _equal_aspect_and_inset():
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.plot([0, 1, 2, 3], [0, 40, 10, 30], marker="x")
+    ax.set_aspect("equal")
+    inset = ax.inset_axes([0.6, 0.6, 0.35, 0.35])
+    inset.plot([0, 1], [1, 0])
+    return ax
+
+
+UNDRAWN_CASES = [_scatter_and_bars, _categories, _period_axis, _log_twins_and_fills, _empty,
+                 _nan_points_and_hollow_markers, _constrained_layout, _concise_dates_and_rotated_labels,
+                 _equal_aspect_and_inset]
+
+
+def _solution_plot(assignment: str, function: str):
+    """The instructor's `function` of `assignment`, defined after the notebook's setup cell."""
+    solution = notebooks.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb")
+    test_id, cut = {"plot_troops": ("test_plot_troops", "check_troop_chart(SERIES, show=True)"),
+                    "plot_sources": ("test_plot_sources", "result = plot_sources(")}[function]
+    namespace = test_cell_namespace(test_id, cut)
+    exec(gate.solution_answers(solution)[function], namespace)  # noqa: S102
+    return namespace
+
+
+def _variant_builders():
+    troops = _solution_plot("03-charting-troop-numbers", "plot_troops")
+    sources = _solution_plot("04-tracing-claims", "plot_sources")
+    yield "troops-solution", lambda: troops["plot_troops"](SERIES)
+    yield "sources-solution", lambda: sources["plot_sources"](sources["ARTICLE_SERIES"], sources["REPORTS"])
+    for variant in TROOPS:
+        namespace = test_cell_namespace("test_plot_troops", "check_troop_chart(SERIES, show=True)")
+        exec(variant.source, namespace)  # noqa: S102
+        for series in (SERIES, OTHER_SERIES):
+            yield f"troops-{variant.path.stem}", lambda f=namespace["plot_troops"], s=series: f(s)
+    for variant in SOURCES:
+        namespace = test_cell_namespace("test_plot_sources", "result = plot_sources(")
+        exec(variant.source, namespace)  # noqa: S102
+        yield (f"sources-{variant.path.stem}",
+               lambda f=namespace["plot_sources"], s=namespace["ARTICLE_SERIES"], r=namespace["REPORTS"]: f(s, r))
+
+
+def _same_read_drawn_or_not(build) -> int:
+    """Read two copies of a chart, one drawn first; 1 if it was an Axes, 0 if not."""
+    plt.figure()  # builders that draw on the current Axes (pandas' .plot()) get one each
+    undrawn = build()
+    plt.figure()
+    drawn = build()
+    if not isinstance(undrawn, Axes):
+        return 0
+    assert charts._root_figure(undrawn) is not charts._root_figure(drawn)
+    charts._root_figure(drawn).canvas.draw()
+    a, b = charts.read(undrawn), charts.read(drawn)
+    for field in dataclasses.fields(a):
+        assert repr(getattr(a, field.name)) == repr(getattr(b, field.name)), field.name
+    return 1
+
+
+@pytest.mark.parametrize("build", UNDRAWN_CASES, ids=lambda b: b.__name__.strip("_"))
+def test_an_undrawn_chart_reads_as_a_drawn_one(build):
+    assert _same_read_drawn_or_not(build)
+    assert _same_read_drawn_or_not(lambda: trip(build()))  # the judge's rebuilt copy
+
+
+def test_every_course_chart_variant_reads_the_same_undrawn():
+    read = 0
+    for _name, build in _variant_builders():
+        read += _same_read_drawn_or_not(build)
+        read += _same_read_drawn_or_not(lambda b=build: trip(b()))
+        plt.close("all")
+    assert read >= 2 * (len(TROOPS) + len(SOURCES))  # the solutions and most variants return an Axes
+
+
+def test_read_draws_only_when_a_draw_would_move_the_axes(monkeypatch):
+    drawn = []
+    real = matplotlib.figure.Figure.draw_without_rendering
+    monkeypatch.setattr(matplotlib.figure.Figure, "draw_without_rendering",
+                        lambda self: (drawn.append(self), real(self))[1])
+    troops = _solution_plot("03-charting-troop-numbers", "plot_troops")["plot_troops"]
+    sources = _solution_plot("04-tracing-claims", "plot_sources")
+    article_and_reports = (sources["ARTICLE_SERIES"], sources["REPORTS"])
+    for build in (lambda: troops(SERIES), lambda: trip(troops(SERIES)),
+                  lambda: sources["plot_sources"](*article_and_reports),
+                  lambda: trip(sources["plot_sources"](*article_and_reports)), _scatter_and_bars, _period_axis):
+        plt.figure()
+        charts.read(build())
+    assert drawn == []
+    for build in (_constrained_layout, _equal_aspect_and_inset):
+        charts.read(build())
+    assert len(drawn) == 2
+
+
+def test_without_its_draw_a_constrained_chart_would_read_differently(monkeypatch):
+    """The draw kept for layout engines is needed: the layout shrinks this chart's Axes, and
+    the y axis gets fewer ticks when it is drawn."""
+    expected = charts.read(_constrained_layout())
+    monkeypatch.setattr(matplotlib.figure.Figure, "draw_without_rendering", lambda self: None)
+    assert charts.read(_constrained_layout()) != expected
+
+
 # --- hostile chart data --------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from matplotlib.category import StrCategoryConverter
 from matplotlib.collections import PathCollection
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure, SubFigure
+from matplotlib.layout_engine import PlaceHolderLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
 
@@ -233,6 +234,28 @@ def _root_figure(artist) -> Figure:
     return figure
 
 
+def _moves_at_draw(figure: Figure) -> bool:
+    """Would a draw move or resize an Axes of this figure?
+
+    A layout engine (constrained, compressed, tight), a fixed aspect or box aspect, or an
+    Axes locator (insets, colorbars) place Axes only when the figure is drawn, and the
+    tick locators choose ticks by the Axes' size, so then `read` draws first. Otherwise it
+    does not: tick labels are computed on request (`Axis.get_ticklabels` updates the ticks
+    from the locator and formatter) and everything else `read` looks at is set when the
+    artist is made, so a draw (30-60 ms a chart, more than the rest of `read`) would change
+    nothing. tests/test_judge_axes.py checks that, chart by chart, against a drawn copy.
+    """
+    engine = figure.get_layout_engine()
+    # `fig.tight_layout()` lays the figure out at once and leaves a placeholder engine that
+    # does nothing at draw time.
+    if engine is not None and not isinstance(engine, PlaceHolderLayoutEngine):
+        return True
+    return any(
+        ax.get_aspect() != "auto" or ax.get_box_aspect() is not None or ax.get_axes_locator() is not None
+        for ax in figure.get_axes()
+    )
+
+
 def _tick_labels(labels) -> tuple[str, ...]:
     return tuple(label.get_text() for label in labels if label.get_text())
 
@@ -248,8 +271,8 @@ def read(chart: Axes | Figure, *, close: bool = False) -> Chart:
     ax = _axes_of(chart)
     figure = _root_figure(ax)
     try:
-        # Tick labels and pandas' period-axis formatting exist only after a draw.
-        figure.draw_without_rendering()
+        if _moves_at_draw(figure):
+            figure.draw_without_rendering()
         kind = x_kind(ax)
         decode = _decoder(ax, kind)
         lines = tuple(_read_line(ax, line, decode) for line in ax.get_lines() if line.get_visible())
