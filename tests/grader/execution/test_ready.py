@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 
 import nbformat
+import zmq
 import pytest
 from jupyter_client import AsyncKernelManager
 from jupyter_client.asynchronous import AsyncKernelClient
@@ -163,3 +164,26 @@ def test_a_welcome_on_iopub_is_enough():
     client = Welcoming()
     asyncio.run(ready.wait_until_ready(client, timeout=5))
     assert client.asked == ["request-0"] and len(client.replies) == 1
+
+
+def test_the_grading_client_retries_a_connect_soon(tmp_path, monkeypatch):
+    """A forked kernel makes its sockets about a tenth of a second after the client connects;
+    ZeroMQ's default retry (every 100 ms) then delayed the first request by up to that much.
+    The grading client's sockets retry every RECONNECT_MS instead."""
+    seen = []
+    real = ready.retry_soon
+
+    def recorded(kc):
+        real(kc)
+        seen.append(kc.shell_channel.socket.getsockopt(zmq.RECONNECT_IVL))
+
+    monkeypatch.setattr(ready, "retry_soon", recorded)
+    nb = _notebook("print('connected')")
+    config = Config({"Sandbox": {"cell_timeout": 20, "notebook_timeout": 60}, "SafeExecute": {"judge": False}})
+    nb, _ = SafeExecute(config=config).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    assert seen == [ready.RECONNECT_MS]
+    assert [o.get("text") for o in nb.cells[0].outputs] == ["connected\n"]
+    # and the option is what changes it: a client left alone keeps ZeroMQ's 100 ms
+    plain = AsyncKernelClient()
+    assert plain.context.socket(zmq.DEALER).getsockopt(zmq.RECONNECT_IVL) == 100
+    plain.context.destroy(linger=0)

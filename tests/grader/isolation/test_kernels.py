@@ -106,3 +106,27 @@ def test_a_graceful_shutdown_is_woken_by_the_kernels_exit(tmp_path, fork_provisi
     assert [nap for nap in naps if nap >= 0.1] == []
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+@pytest.mark.parametrize("zygote_reads_them", [True, False])
+def test_kernels_need_not_read_every_packages_entry_points(zygote_reads_them):
+    """A forked kernel names the inline backend; matplotlib knows that name from an entry
+    point, and read every installed package's entry points to check it, in every kernel,
+    unless the zygote had done so once (`_know_backend_names`)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib.metadata, matplotlib\n"
+        "from coursekit.grader.isolation import kernels\n"
+        f"if {zygote_reads_them}: kernels._know_backend_names()\n"
+        "calls = []\n"
+        "real = importlib.metadata.entry_points\n"
+        "importlib.metadata.entry_points = lambda *a, **k: (calls.append(1), real(*a, **k))[1]\n"
+        "kernels._matplotlib_backend_from({'MPLBACKEND': 'module://matplotlib_inline.backend_inline'})\n"
+        "print(len(calls), matplotlib.rcParams['backend'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
+    reads, backend = out.split()
+    assert backend == "module://matplotlib_inline.backend_inline"
+    assert int(reads) == (0 if zygote_reads_them else 1)
