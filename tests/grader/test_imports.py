@@ -22,6 +22,8 @@ TOOLKIT = {"coursekit", "coursekit.seeds", "coursekit.charts", "coursekit.claims
 LOCAL_IMPORTS_ALLOWED = {
     ("coursekit.grader.autograde", "distributed"),  # heavy, only for --dask
     ("coursekit.grader.isolation.kernels", "ipykernel.kernelapp"),  # only in the kernel-to-be
+    # only in the zygote (the grading worker itself never imports matplotlib)
+    ("coursekit.grader.isolation.kernels", "matplotlib.backends"),
 }
 # The judge's imports inside functions, by module: what each may import there, and why.
 JUDGE_LOCAL_IMPORTS_ALLOWED = {

@@ -8,8 +8,8 @@ import asyncio
 import contextlib
 
 import nbformat
-import zmq
 import pytest
+import zmq
 from jupyter_client import AsyncKernelManager
 from jupyter_client.asynchronous import AsyncKernelClient
 from traitlets.config import Config
