@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import ROOT, coursekit
@@ -164,3 +165,105 @@ def test_dask_cluster_gives_the_same_grades_as_local_workers(course_copy):
         )
     assert report.failed == [] and report.graded == len(expected)
     assert {s.student: s.autograded for s in report.scores} == expected
+
+
+def _grade_with_a_misbehaving_worker(course_copy, how: str, *, student: str, workers: int = 2,
+                                     dask_address: str | None = None):
+    """Grade assignment 01 of the sample class on local workers whose worker freezes or dies
+    on `student`'s hand-in (tests/misbehaving.py): (outcomes, expected scores, workspace)."""
+    import dataclasses
+
+    from misbehaving import Misbehave
+
+    from coursekit.grader.config import load_config
+
+    assignment_id = "01-reading-the-source"
+    course = Course.at(course_copy)
+    workspace = instructor_workspace(course)
+    collect.collect(course=course, submissions=course_copy / "tests" / "fixtures" / "submissions",
+                    workspace=workspace)
+    generate_release(course, workspace, assignment_id)
+    gradebook.prepare(workspace.gradebook)
+    state = autograde.State(workspace.state_db)
+    tasks, _ = autograde.plan(workspace=workspace, assignments=[assignment_id], state=state, force=True)
+    config = load_config(course)
+    config.Misbehave.student, config.Misbehave.how = student, how
+    settings = autograde.worker_settings(config, course=course, workspace=workspace, feedback=False, layers=None)
+    settings.config.Autograde.autograde_preprocessors = [
+        Misbehave, *settings.config.Autograde.autograde_preprocessors]
+    settings = dataclasses.replace(settings, stall_seconds=30)  # a first task starts the zygotes: seconds
+    try:
+        outcomes = autograde.run(tasks, settings=settings, state=state, workers=workers, dask_address=dask_address)
+    finally:
+        state.close()
+    expected = {s: score for (s, a), score in sampleclass.expected_scores(
+        course_copy / "tests" / "fixtures" / "answers").items() if a == assignment_id}
+    return outcomes, expected, workspace
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["freeze", "die"])
+def test_a_worker_that_freezes_or_dies_fails_its_hand_in_only(course_copy, how):
+    """A local worker frozen (its watchdog ends it, with every thread's stack in a file) or
+    killed on one hand-in: is that hand-in reported as failed, naming why (and the stacks'
+    file), after a second try alone, while every other hand-in gets its right grade once?"""
+    outcomes, expected, workspace = _grade_with_a_misbehaving_worker(course_copy, how, student="ben")
+    by_student = {o.task.student: o for o in outcomes}
+    assert sorted(o.task.student for o in outcomes) == sorted(expected), "each hand-in reported once"
+    ben = by_student.pop("ben")
+    assert not ben.success
+    assert "graded twice, alone the second time" in ben.error
+    if how == "freeze":
+        assert "froze (no progress for 30 s)" in ben.error
+        stacks = Path(ben.error.rsplit("each thread's stack: ", 1)[1].split(";")[0])
+        assert stacks.parent == workspace.logs and stacks.name.startswith("frozen-ben-01-reading-the-source-")
+        text = stacks.read_text(encoding="utf-8")
+        assert text.startswith("ben\t01-reading-the-source\n") and "in preprocess" in text and "misbehaving.py" in text
+    else:
+        assert "ended while grading it (killed or crashed" in ben.error
+    assert all(o.success for o in by_student.values()), [o.error for o in by_student.values() if not o.success]
+    scores = {s.student: s.autograded for s in gradebook.read_assignment_scores(
+        workspace.gradebook, ["01-reading-the-source"])}
+    assert {s: scores[s] for s in by_student} == {s: expected[s] for s in by_student}
+    assert not list(workspace.logs.glob("running-*")), "no watchdog file is left behind"
+
+
+def test_the_watchdog_waits_past_every_limit_and_the_guide_says_how_long():
+    """Is a worker's watchdog bound longer than a notebook's time limit plus gradebook waits,
+    growing with the notebooks and the limit, and is the guide's figure that bound?"""
+    from traitlets.config import Config
+
+    from coursekit.grader.course import GRADEBOOK_LOCK_TIMEOUT
+    from coursekit.grader.worker import stall_bound
+
+    default = stall_bound(Config(), 1)
+    assert default > 300 + GRADEBOOK_LOCK_TIMEOUT
+    longer = Config()
+    longer.Sandbox.notebook_timeout = 600
+    assert stall_bound(longer, 1) == default + 300
+    assert stall_bound(Config(), 3) > 3 * 300 + default - 300
+    guide = " ".join((ROOT / "docs" / "instructor-guide.md").read_text(encoding="utf-8").split())
+    assert f"{default / 60:g} minutes for a one-notebook hand-in" in guide
+
+
+@pytest.mark.slow
+def test_a_hand_in_whose_dask_worker_dies_is_reported_not_raised(course_copy):
+    """On Dask, when the cluster gives up on a hand-in whose worker died (KilledWorker), is it
+    reported as failed, naming why, while every other hand-in gets its right grade?"""
+    import dask
+    from distributed import LocalCluster
+
+    # give up at the first death; one task per worker at a time, so that only ben's dies with it
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                          "distributed.scheduler.worker-saturation": 1.0}), LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        outcomes, expected, workspace = _grade_with_a_misbehaving_worker(
+            course_copy, "die", student="ben", dask_address=cluster.scheduler_address)
+    by_student = {o.task.student: o for o in outcomes}
+    assert sorted(by_student) == sorted(expected)
+    ben = by_student.pop("ben")
+    assert not ben.success and "the Dask cluster gave up on it (KilledWorker" in ben.error
+    assert all(o.success for o in by_student.values()), [o.error for o in by_student.values() if not o.success]
+    scores = {s.student: s.autograded for s in gradebook.read_assignment_scores(
+        workspace.gradebook, ["01-reading-the-source"])}
+    assert {s: scores[s] for s in by_student} == {s: expected[s] for s in by_student}

@@ -20,6 +20,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from nbgrader.converters.autograde import Autograde
@@ -29,7 +30,7 @@ from traitlets.config import Config
 from coursekit.grader.course import GRADEBOOK_LOCK_TIMEOUT, Course, Workspace
 from coursekit.grader.execution.safe_execute import SafeExecute
 from coursekit.grader.isolation.policy import Policy, readable_paths
-from coursekit.grader.worker import Outcome, Task, WorkerSettings, grade_task
+from coursekit.grader.worker import RUNNING_PREFIX, Outcome, Task, WorkerSettings, grade_task
 
 log = logging.getLogger(__name__)
 
@@ -163,24 +164,109 @@ def run(
 
         with Client(dask_address) as client:
             jobs = client.map(grade_task, tasks, settings=settings, pure=False)
+            task_of = {job.key: task for job, task in zip(jobs, tasks, strict=True)}
             for job in as_completed(jobs):
-                finished(job.result())
+                try:
+                    outcome = job.result()
+                except Exception as exc:  # grade_task never raises: its worker ended (KilledWorker), each time
+                    outcome = Outcome(task_of[job.key], False, 0.0, f"the Dask cluster gave up on it ("
+                                      f"{type(exc).__name__}: {exc}); see the workers' logs and build/logs/")
+                finished(outcome)
         return outcomes
 
     workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
+    _run_local(tasks, settings=settings, workers=workers, finished=finished)
+    return outcomes
+
+
+def _run_local(tasks: list[Task], *, settings: WorkerSettings, workers: int,
+               finished: Callable[[Outcome], None]) -> None:
+    """The tasks on a pool of local worker processes, surviving a worker that ends.
+
+    A worker process that ends in the middle of a task (killed, crashed, or ended by its
+    watchdog because it froze: coursekit.grader.worker) breaks the whole pool, and every
+    unfinished task with it. Then the tasks that were not running are put on a new pool; each
+    that was running is graded again once more, alone, at the end: if its worker ends again,
+    it is reported as failed (with the frozen worker's stacks, if it froze), and the rest of
+    the class is graded all the same."""
+    queue, alone, blind = list(tasks), [], 0
+    while queue:
+        unfinished = _pool_pass(queue, settings=settings, workers=min(workers, len(queue)), finished=finished)
+        running = _ended_workers_tasks(settings, unfinished)
+        queue = [t for t in unfinished if t not in running]
+        for task, frozen in running.items():
+            log.warning("%s/%s: its worker ended while grading it (%s); grading it again alone at the end",
+                        task.student, task.assignment, frozen or "no stacks: killed or crashed")
+            alone.append(task)
+        if unfinished and not running:  # a worker ended before it named its task
+            blind += 1
+            if blind >= 2:  # twice: one at a time, so that a failure names its task
+                alone.extend(queue)
+                queue = []
+    for task in alone:
+        if not _pool_pass([task], settings=settings, workers=1, finished=finished):
+            continue
+        frozen = _ended_workers_tasks(settings, [task]).get(task, "")
+        why = (f"its grading worker froze (no progress for {_bound(settings)}); each thread's stack: {frozen}"
+               if frozen else "its grading worker process ended while grading it (killed or crashed; "
+               "see build/logs/worker-*.log)")
+        finished(Outcome(task, False, 0.0, why + "; it was graded twice, alone the second time; "
+                                                 "run `coursekit grade` again to retry"))
+
+
+def _pool_pass(tasks: list[Task], *, settings: WorkerSettings, workers: int,
+               finished: Callable[[Outcome], None]) -> list[Task]:
+    """Run the tasks on a new pool until they are done or the pool breaks: the unfinished."""
     # forkserver: workers start from a clean interpreter, not a copy of this one with
     # its open gradebook connections and threads.
     context = multiprocessing.get_context("forkserver")
     # Workers fork from a server that has already imported nbgrader (about a second
     # each), instead of importing it again in every worker.
     context.set_forkserver_preload(["coursekit.grader.worker", "nbgrader.apps.api"])
+    unfinished = []
     with futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        jobs = [pool.submit(grade_task, task, settings) for task in tasks]
+        jobs = {pool.submit(grade_task, task, settings): task for task in tasks}
         try:
             for job in futures.as_completed(jobs):
-                finished(job.result())
+                try:
+                    outcome = job.result()
+                except BrokenProcessPool:
+                    unfinished.append(jobs[job])
+                    continue
+                finished(outcome)
         except KeyboardInterrupt:
             for job in jobs:
                 job.cancel()
             raise
-    return outcomes
+    return [task for task in tasks if task in set(unfinished)]
+
+
+def _bound(settings: WorkerSettings) -> str:
+    return f"{settings.stall_seconds:g} s" if settings.stall_seconds else "longer than every limit allows"
+
+
+def _ended_workers_tasks(settings: WorkerSettings, unfinished: list[Task]) -> dict[Task, str]:
+    """Of the unfinished tasks, those a worker was running when the pool broke (each worker's
+    watchdog file names its task: coursekit.grader.worker), each with the file that holds the
+    frozen worker's stacks ("" if its worker did not freeze). Those files are kept, renamed
+    `frozen-<student>-<assignment>-<time>.txt`; the others are removed."""
+    if not settings.log_dir:
+        return {}
+    wanted = {(t.student, t.assignment): t for t in unfinished}
+    found: dict[Task, str] = {}
+    for path in Path(settings.log_dir).glob(f"{RUNNING_PREFIX}{settings.key}-*.txt"):
+        try:
+            head, _, stacks = path.read_text(encoding="utf-8", errors="replace").partition("\n")
+        except OSError:
+            continue
+        task = wanted.get(tuple(head.split("\t")))
+        if task is None:
+            continue
+        if stacks.strip():
+            kept = path.with_name(f"frozen-{task.student}-{task.assignment}-{time.strftime('%Y%m%d-%H%M%S')}.txt")
+            path.replace(kept)
+            found[task] = str(kept)
+        else:
+            path.unlink(missing_ok=True)
+            found.setdefault(task, "")
+    return found

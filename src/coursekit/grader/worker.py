@@ -4,11 +4,18 @@ A worker builds one `NbGraderAPI` from the Config it is handed (never from files
 environment variables or command-line strings), keeps it for the tasks that follow, and
 sends its log, and its kernels' output, to `<logs>/worker-<pid>.log` through a logging
 handler and the provisioner.
+
+While it grades one hand-in, a watchdog (`_Watchdog`) waits in a thread of its own: if the
+task makes no progress for far longer than every limit allows, it writes the stack of each of
+the worker's threads to `<logs>/running-<key>-<pid>.txt` and ends the process, so a frozen
+worker cannot hold a run forever (coursekit.grader.autograde then grades the hand-in again,
+once, alone).
 """
 
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import glob
 import logging
 import os
@@ -21,7 +28,9 @@ from nbgrader.apps import NbGraderAPI
 from traitlets.config import Config
 
 from coursekit.grader import speedups
+from coursekit.grader.course import GRADEBOOK_LOCK_TIMEOUT
 from coursekit.grader.isolation import kernels, sandbox
+from coursekit.grader.limits import Sandbox
 from coursekit.grader.text import clip
 
 log = logging.getLogger(__name__)
@@ -51,6 +60,7 @@ class WorkerSettings:
     feedback: bool
     log_dir: str = ""  # where the worker's log goes
     key: str = ""  # names this configuration: a worker keeps one API per key
+    stall_seconds: float = 0  # the watchdog's bound (0: from the limits, `stall_bound`)
 
 
 # One API per worker process and configuration: building one imports and configures
@@ -87,15 +97,56 @@ def _api(settings: WorkerSettings) -> NbGraderAPI:
     return api
 
 
+RUNNING_PREFIX = "running-"  # the watchdog's file: `running-<key>-<pid>.txt` in the log folder
+
+
+def stall_bound(config: Config, notebooks: int) -> float:
+    """Seconds a task may go on before its worker counts as frozen: far past what the limits
+    allow (each notebook's time limit, and a few waits for the gradebook's lock per notebook),
+    so only a worker that has stopped making progress reaches it."""
+    return 120 + max(1, notebooks) * (Sandbox(config=config).notebook_timeout + 3 * GRADEBOOK_LOCK_TIMEOUT)
+
+
+class _Watchdog:
+    """If a task goes on past its bound: every thread's stack to a file, then the process ends.
+
+    The standard library's faulthandler does this from a C thread that needs neither Python's
+    lock nor the event loop, so it fires even when a thread holds the lock in a C call or the
+    loop is blocked (a Dask worker was once seen frozen so for ten minutes, cause unknown). The
+    file names the task on its first line; the parent (coursekit.grader.autograde) reads it to
+    learn which hand-in a worker that ended was grading, and whether it froze. Without a log
+    folder there is no watchdog."""
+
+    def __init__(self, settings: WorkerSettings, task: Task, notebooks: int):
+        self.path = None
+        if not settings.log_dir:
+            return
+        self.path = Path(settings.log_dir) / f"{RUNNING_PREFIX}{settings.key}-{os.getpid()}.txt"
+        self.seconds = settings.stall_seconds or stall_bound(settings.config, notebooks)
+        self.file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (faulthandler keeps the fd)
+        self.file.write(f"{task.student}\t{task.assignment}\n")
+        self.file.flush()
+        faulthandler.dump_traceback_later(self.seconds, exit=True, file=self.file)
+
+    def close(self) -> None:
+        if self.path is None:
+            return
+        faulthandler.cancel_dump_traceback_later()
+        self.file.close()
+        self.path.unlink(missing_ok=True)
+
+
 def grade_task(task: Task, settings: WorkerSettings) -> Outcome:
     """Autograde one submission (and write its feedback) with nbgrader; never raises."""
     started = time.perf_counter()
+    watchdog = None
     try:
         # nbgrader calls `alembic` through PATH: this interpreter's bin/ first
         bin_dir = str(Path(sys.executable).parent)
         if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
             os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
         _log_to_file(settings.log_dir)
+        watchdog = _Watchdog(settings, task, _count_notebooks(settings, task))
         api = _api(settings)
         errors = _ErrorRecords()
         api.log.addHandler(errors)
@@ -121,6 +172,20 @@ def grade_task(task: Task, settings: WorkerSettings) -> Outcome:
     except Exception as exc:  # a worker must report, not die: the class goes on
         log.exception("%s/%s failed", task.student, task.assignment)
         return Outcome(task, False, time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
+    finally:
+        if watchdog is not None:
+            watchdog.close()
+
+
+def _count_notebooks(settings: WorkerSettings, task: Task) -> int:
+    """How many notebooks this hand-in holds (the watchdog's bound grows with them)."""
+    submitted = settings.config.CourseDirectory.get("submitted_directory")  # absolute (Workspace.settings)
+    if not submitted:
+        return 1
+    try:
+        return sum(1 for _ in (Path(submitted) / task.student / task.assignment).glob("*.ipynb"))
+    except OSError:
+        return 1
 
 
 def _special_files(api: NbGraderAPI, directory: str, task: Task) -> str:
