@@ -16,16 +16,29 @@ from traitlets import Bool, Unicode
 
 
 class Misbehave(Preprocessor):
-    """On `student`'s hand-in: freeze (sleep for an hour) or die (SIGKILL), as `how` says."""
+    """On `student`'s hand-in ("*": every one): freeze (sleep for an hour) or die (SIGKILL),
+    as `how` says."""
 
     enabled = Bool(True)  # nbconvert's preprocessors are off unless enabled
     student = Unicode("").tag(config=True)
     how = Unicode("freeze").tag(config=True)
 
     def preprocess(self, nb, resources):
-        if resources.get("nbgrader", {}).get("student") == self.student:
+        if self.student in ("*", resources.get("nbgrader", {}).get("student")):
             if self.how == "freeze":
                 time.sleep(3600)
             else:
                 os.kill(os.getpid(), signal.SIGKILL)
         return nb, resources
+
+
+class DiesWhenUnpickled:
+    """Put in a worker's settings, it kills the worker as the task reaches it, before the
+    worker can start the hand-in (as a broken environment would)."""
+
+    def __reduce__(self):
+        return (_die, ())
+
+
+def _die():
+    os.kill(os.getpid(), signal.SIGKILL)

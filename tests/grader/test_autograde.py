@@ -168,7 +168,7 @@ def test_dask_cluster_gives_the_same_grades_as_local_workers(course_copy):
 
 
 def _grade_with_a_misbehaving_worker(course_copy, how: str, *, student: str, workers: int = 2,
-                                     dask_address: str | None = None):
+                                     dask_address: str | None = None, outcomes: list | None = None):
     """Grade assignment 01 of the sample class on local workers whose worker freezes or dies
     on `student`'s hand-in (tests/misbehaving.py): (outcomes, expected scores, workspace)."""
     import dataclasses
@@ -188,12 +188,18 @@ def _grade_with_a_misbehaving_worker(course_copy, how: str, *, student: str, wor
     tasks, _ = autograde.plan(workspace=workspace, assignments=[assignment_id], state=state, force=True)
     config = load_config(course)
     config.Misbehave.student, config.Misbehave.how = student, how
+    if how == "die-at-start":
+        from misbehaving import DiesWhenUnpickled
+
+        config.Misbehave.trap = DiesWhenUnpickled()
     settings = autograde.worker_settings(config, course=course, workspace=workspace, feedback=False, layers=None)
     settings.config.Autograde.autograde_preprocessors = [
         Misbehave, *settings.config.Autograde.autograde_preprocessors]
     settings = dataclasses.replace(settings, stall_seconds=30)  # a first task starts the zygotes: seconds
+    outcomes = [] if outcomes is None else outcomes
     try:
-        outcomes = autograde.run(tasks, settings=settings, state=state, workers=workers, dask_address=dask_address)
+        autograde.run(tasks, settings=settings, state=state, workers=workers, dask_address=dask_address,
+                      on_done=outcomes.append)
     finally:
         state.close()
     expected = {s: score for (s, a), score in sampleclass.expected_scores(
@@ -267,3 +273,25 @@ def test_a_hand_in_whose_dask_worker_dies_is_reported_not_raised(course_copy):
     scores = {s.student: s.autograded for s in gradebook.read_assignment_scores(
         workspace.gradebook, ["01-reading-the-source"])}
     assert {s: scores[s] for s in by_student} == {s: expected[s] for s in by_student}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["die", "die-at-start"])
+def test_workers_that_end_on_every_hand_in_stop_the_run_with_the_cause(course_copy, how):
+    """When every worker dies on every hand-in, or before it can start one (a broken machine
+    or environment, not a submission), does grading stop soon with one clear error, rather than
+    trying each hand-in of the class twice, and report what it graded before?"""
+    from coursekit.grader.errors import WorkersFailed
+
+    outcomes = []
+    started = time.monotonic()
+    with pytest.raises(WorkersFailed) as stopped:
+        _grade_with_a_misbehaving_worker(course_copy, how, student="*", outcomes=outcomes)
+    message = str(stopped.value)
+    assert "the machine or the Python environment is at fault" in message
+    assert "The grades made so far are kept" in message and outcomes == []
+    if how == "die":
+        assert "ended on every hand-in they started, 3 times in a row (" in message
+    else:
+        assert "end before they start a hand-in" in message
+    assert time.monotonic() - started < 120

@@ -28,6 +28,7 @@ from nbgrader.preprocessors import Execute
 from traitlets.config import Config
 
 from coursekit.grader.course import GRADEBOOK_LOCK_TIMEOUT, Course, Workspace
+from coursekit.grader.errors import WorkersFailed
 from coursekit.grader.execution.safe_execute import SafeExecute
 from coursekit.grader.isolation.policy import Policy, readable_paths
 from coursekit.grader.worker import RUNNING_PREFIX, Outcome, Task, WorkerSettings, grade_task
@@ -189,29 +190,64 @@ def _run_local(tasks: list[Task], *, settings: WorkerSettings, workers: int,
     that was running is graded again once more, alone, at the end: if its worker ends again,
     it is reported as failed (with the frozen worker's stacks, if it froze), and the rest of
     the class is graded all the same."""
-    queue, alone, blind = list(tasks), [], 0
+    queue, alone, barren, named = list(tasks), [], 0, []
     while queue:
         unfinished = _pool_pass(queue, settings=settings, workers=min(workers, len(queue)), finished=finished)
         running = _ended_workers_tasks(settings, unfinished)
-        queue = [t for t in unfinished if t not in running]
         for task, frozen in running.items():
             log.warning("%s/%s: its worker ended while grading it (%s); grading it again alone at the end",
                         task.student, task.assignment, frozen or "no stacks: killed or crashed")
             alone.append(task)
-        if unfinished and not running:  # a worker ended before it named its task
-            blind += 1
-            if blind >= 2:  # twice: one at a time, so that a failure names its task
-                alone.extend(queue)
-                queue = []
+        if unfinished and len(unfinished) == len(queue):  # a pass that graded nothing
+            barren += 1
+            named += [f"{t.student}/{t.assignment}" for t in running]
+        else:
+            barren, named = 0, []
+        _stop_if_workers_cannot_grade(settings, barren, named)
+        queue = [t for t in unfinished if t not in running]
+    barren, named = 0, []
     for task in alone:
         if not _pool_pass([task], settings=settings, workers=1, finished=finished):
+            barren, named = 0, []
             continue
-        frozen = _ended_workers_tasks(settings, [task]).get(task, "")
-        why = (f"its grading worker froze (no progress for {_bound(settings)}); each thread's stack: {frozen}"
-               if frozen else "its grading worker process ended while grading it (killed or crashed; "
-               "see build/logs/worker-*.log)")
+        ended = _ended_workers_tasks(settings, [task])
+        barren += 1
+        if task in ended:
+            named.append(f"{task.student}/{task.assignment}")
+            why = (f"its grading worker froze (no progress for {_bound(settings)}); each thread's stack: "
+                   f"{ended[task]}" if ended[task] else
+                   "its grading worker process ended while grading it (killed or crashed; see build/logs/worker-*.log)")
+        else:
+            why = "its grading worker ended before it started this hand-in"
         finished(Outcome(task, False, 0.0, why + "; it was graded twice, alone the second time; "
                                                  "run `coursekit grade` again to retry"))
+        _stop_if_workers_cannot_grade(settings, barren, named)
+
+
+# Passes of the pool (or hand-ins graded alone) in a row that grade nothing because their
+# workers end, before grading stops: a worker that ends on every hand-in is the machine's or
+# the environment's fault (student code runs in its own sandboxed kernel), and would
+# otherwise cost two worker starts per hand-in of the class.
+ENDED_IN_A_ROW = 3
+
+
+def _stop_if_workers_cannot_grade(settings: WorkerSettings, barren: int, named: list[str]) -> None:
+    """Raise WorkersFailed after passes in a row that graded nothing (see ENDED_IN_A_ROW); twice
+    suffice when no worker even named its hand-in (they end before starting one)."""
+    logs = settings.log_dir or "the log folder"
+    if barren >= 2 and not named:
+        raise WorkersFailed(
+            f"grading worker processes end before they start a hand-in: the machine or the Python "
+            f"environment is at fault, not a submission; the workers' errors are printed above or in "
+            f"{logs}/worker-*.log. The grades made so far are kept; run `coursekit grade` again once the "
+            f"cause is fixed")
+    if barren >= ENDED_IN_A_ROW:
+        shown = ", ".join(named[:6]) + (f" and {len(named) - 6} more" if len(named) > 6 else "")
+        raise WorkersFailed(
+            f"grading workers ended on every hand-in they started, {barren} times in a row ({shown}): "
+            f"student code runs in its own sandboxed kernel and cannot do this, so the machine or the "
+            f"Python environment is at fault (see {logs}/worker-*.log and {logs}/frozen-*.txt). The "
+            f"grades made so far are kept; run `coursekit grade` again once the cause is fixed")
 
 
 def _pool_pass(tasks: list[Task], *, settings: WorkerSettings, workers: int,

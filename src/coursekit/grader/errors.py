@@ -7,6 +7,7 @@
 | `ReportError` | 1 | there is nothing to report on, or a report cannot be written |
 | `SampleClassError` | 1 | the sample class cannot be built from its answers files |
 | `ExportError` | 1 | grades cannot be exported: no gradebook, an assignment it does not hold, a bad roster |
+| `WorkersFailed` | 1 | grading worker processes end before they start a hand-in, or on every hand-in |
 """
 
 from __future__ import annotations
@@ -32,3 +33,8 @@ class SampleClassError(CourseError, ValueError):
 
 class ExportError(CourseError, ValueError):
     """Grades cannot be exported: no gradebook, an assignment it does not hold, a bad roster."""
+
+
+class WorkersFailed(CourseError):
+    """Grading workers end before they start a hand-in, or on every hand-in they try: the
+    machine or the environment is at fault, not a submission (the grades made are kept)."""
