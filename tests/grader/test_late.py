@@ -178,6 +178,25 @@ def test_feedback_says_when_the_time_was_unknown(penalty, tmp_path):
     assert "Due 2026-10-05 22:59 UTC: 1 day(s) late" in resources[LATE_KEY]
 
 
+def test_prepare_writes_a_new_hand_in_only_when_it_has_an_extension(gradebook, tmp_path):
+    """A hand-in the gradebook does not hold yet is left to nbgrader's autograde (which makes
+    its record, with the time in its timestamp.txt) unless it has an extension to record;
+    ada's, which the gradebook holds, gets its new time."""
+    book = gradebook(tmp_path / "gradebook.db")
+    submitted = tmp_path / "submitted"
+    for student in ("ada", "ben", "cy"):
+        (submitted / student / A01).mkdir(parents=True)
+        (submitted / student / A01 / late.TIMESTAMP).write_text("2026-10-06 10:00:00 UTC\n", encoding="utf-8")
+    (tmp_path / "extensions.csv").write_text(f"student_id,assignment,days\ncy,{A01},2\n", encoding="utf-8")
+    late.prepare(gradebook=book, config=_config(), course_root=tmp_path, submitted=submitted, assignments=[A01],
+                 known=[A01, A02], hand_ins={("ada", A01), ("ben", A01), ("cy", A01)}, time_unknown=set())
+    with Gradebook(f"sqlite:///{book}") as gb:
+        held = {s.student.id: (s.timestamp, s.extension) for s in gb.assignment_submissions(A01)}
+    assert held == {"ada": (dt.datetime(2026, 10, 6, 10), None), "cy": (dt.datetime(2026, 10, 6, 10),
+                                                                       dt.timedelta(days=2))}
+
+
+
 def test_reapply_brings_penalties_up_to_date_without_regrading(penalty, tmp_path):
     penalty(tmp_path, _config(), "2026-10-07 12:00:00 UTC")  # 20 % of 8
     with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:

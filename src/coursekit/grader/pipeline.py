@@ -187,6 +187,8 @@ def grade_class(
     (`run.force` regrades all), so an interrupted run resumes.
     """
     reporter = reporter or Reporter()
+    if not run.dask_address:
+        autograde.start_early()
     workspace = workspace or instructor_workspace(course)
     wanted = course.wanted(assignments)
     config = load_config(course)
@@ -229,12 +231,13 @@ def grade_class(
         run_nbgrader(course, workspace, "export", f"--to={grades_csv}", log=workspace.logs / "export.log")
         _keep_rows(grades_csv, this_run)
     write_rejections(collected.rejected, workspace.rejected_csv)
-    reasons = submission_reasons(workspace=workspace, collected=collected, failed=failed, assignments=wanted)
+    scores = gradebook.read_assignment_scores(workspace.gradebook, wanted)  # read once: ~0.5 s for 96 hand-ins
+    reasons = submission_reasons(workspace=workspace, collected=collected, failed=failed, assignments=wanted,
+                                 scores=scores)
     write_reasons(reasons, workspace.reasons_csv)
     log.info("graded %d hand-ins (%d failed, %d unchanged)", len(outcomes), len(failed), skipped)
     return GradeReport(
-        scores=[s for s in gradebook.read_assignment_scores(workspace.gradebook, wanted)
-                if (s.student, s.assignment) in this_run], rejected=collected.rejected,
+        scores=[s for s in scores if (s.student, s.assignment) in this_run], rejected=collected.rejected,
         failed=failed, graded=len(outcomes), skipped=skipped, grades_csv=grades_csv,
         feedback_dir=workspace.feedback, reasons=reasons, protections=protections,
         seconds={(o.task.student, o.task.assignment): o.seconds for o in outcomes},

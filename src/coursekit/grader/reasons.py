@@ -20,7 +20,7 @@ from coursekit.grader import cells
 from coursekit.grader.collect import Collected, Rejected
 from coursekit.grader.course import Workspace
 from coursekit.grader.execution.safe_execute import INCIDENTS_KEY
-from coursekit.grader.gradebook import read_assignment_scores, read_test_scores
+from coursekit.grader.gradebook import AssignmentScore, read_assignment_scores, read_test_scores
 from coursekit.grader.text import clip
 from coursekit.grader.worker import Outcome
 
@@ -134,9 +134,12 @@ def _graded_reason(workspace: Workspace, key: tuple[str, str], scores, tests, no
 
 
 def submission_reasons(*, workspace: Workspace, collected: Collected, failed: list[Outcome],
-                       assignments: list[str]) -> list[Reason]:
-    """One Reason per hand-in of `assignments`, then one per refused file."""
-    scores = {(s.student, s.assignment): s for s in read_assignment_scores(workspace.gradebook, assignments)}
+                       assignments: list[str], scores: list[AssignmentScore] | None = None) -> list[Reason]:
+    """One Reason per hand-in of `assignments`, then one per refused file. `scores`: the
+    gradebook's (read_assignment_scores), if the caller has read them already."""
+    if scores is None:
+        scores = read_assignment_scores(workspace.gradebook, assignments)
+    scores = {(s.student, s.assignment): s for s in scores}
     tests: dict[tuple[str, str], list] = {}
     for assignment_id in assignments:
         for test in read_test_scores(workspace.gradebook, assignment_id):
