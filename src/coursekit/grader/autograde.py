@@ -226,8 +226,8 @@ def _run_local(tasks: list[Task], *, settings: WorkerSettings, workers: int,
 
 
 # Passes of the pool (or hand-ins graded alone) in a row that grade nothing because their
-# workers end, before grading stops: a worker that ends on every hand-in is the machine's or
-# the environment's fault (student code runs in its own sandboxed kernel), and would
+# workers end, before grading stops: a worker that ends on every hand-in points at the machine
+# or the environment (student code runs in its own sandboxed kernel), and would
 # otherwise cost two worker starts per hand-in of the class.
 ENDED_IN_A_ROW = 3
 
@@ -246,8 +246,8 @@ def _stop_if_workers_cannot_grade(settings: WorkerSettings, barren: int, named: 
         shown = ", ".join(named[:6]) + (f" and {len(named) - 6} more" if len(named) > 6 else "")
         raise WorkersFailed(
             f"grading workers ended on every hand-in they started, {barren} times in a row ({shown}): "
-            f"student code runs in its own sandboxed kernel and cannot do this, so the machine or the "
-            f"Python environment is at fault (see {logs}/worker-*.log and {logs}/frozen-*.txt). The "
+            f"student code runs in its own sandboxed kernel, so the machine or the Python environment "
+            f"is the likely cause (see {logs}/worker-*.log and {logs}/frozen-*.txt). The "
             f"grades made so far are kept; run `coursekit grade` again once the cause is fixed")
 
 
@@ -262,9 +262,10 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 def start_early() -> None:
-    """Start the server local workers fork from now, so that its imports (2.5-4.4 s, measured
-    before the first worker could start) run while this process collects the class and
-    prepares the gradebook. The pool uses the same server (multiprocessing keeps one)."""
+    """Start the server local workers fork from now, so that its imports (nbgrader's: seconds)
+    can run while this process collects the class and prepares the gradebook. The pool uses the
+    same server (multiprocessing keeps one). No gain was measurable on 2 cores against the
+    machine's drift (docs/performance.md, sixth pass); it costs nothing."""
     _context()
     multiprocessing.forkserver.ensure_running()
 
@@ -288,7 +289,8 @@ def _pool_pass(tasks: list[Task], *, settings: WorkerSettings, workers: int,
             for job in jobs:
                 job.cancel()
             raise
-    return [task for task in tasks if task in set(unfinished)]
+    unfinished_set = set(unfinished)
+    return [task for task in tasks if task in unfinished_set]
 
 
 def _bound(settings: WorkerSettings) -> str:

@@ -37,4 +37,4 @@ class ExportError(CourseError, ValueError):
 
 class WorkersFailed(CourseError):
     """Grading workers end before they start a hand-in, or on every hand-in they try: the
-    machine or the environment is at fault, not a submission (the grades made are kept)."""
+    machine or the environment is the likely cause, not a submission (the grades made are kept)."""
