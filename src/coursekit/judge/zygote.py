@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 
+from coursekit.deferred_imports import defer_iri_grammar
 from coursekit.judge import process
 
 # What a judge needs before its first test: the libraries, the judge's own modules, the
@@ -51,6 +52,7 @@ def serve(socket_path: str) -> None:  # pragma: no cover - runs in the zygote pr
     """The zygote: import, listen, fork a judge per connection."""
     os.environ.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
     process._limit_memory()  # inherited by every judge, as a cold judge gets it
+    defer_iri_grammar()  # nbformat's jsonschema (coursekit.notebooks) without its 1.8 s IRI grammar
     import matplotlib
 
     matplotlib.use("Agg")
