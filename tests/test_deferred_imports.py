@@ -73,6 +73,26 @@ def test_the_grader_defers_the_iri_grammar_and_jsonschema_answers_the_same():
     assert deferred["after"] == "module"
 
 
+def test_looking_over_every_module_does_not_build_the_grammar():
+    """IPython formats every traceback with inspect.getmodule, which reads `__file__` of every
+    loaded module: a first stand-in built the grammar there, in every kernel with an error."""
+    script = """
+import sys
+import coursekit.grader, nbgrader.apps.api, inspect, pkgutil
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+shell.run_cell("1/0")
+shell.run_cell("import warnings; warnings.warn('w')")
+for module in list(sys.modules.values()):
+    inspect.getmodule(module); getattr(module, "__all__", None); getattr(module, "__wrapped__", None)
+stand_in = sys.modules["rfc3987_syntax"]
+print(type(stand_in).__name__, inspect.getfile(stand_in).endswith("__init__.py"), "lark" in sys.modules)
+"""
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT,
+                               timeout=120, check=True)
+    assert completed.stdout.strip().splitlines()[-1] == "_StandIn True False", completed.stdout
+
+
 def test_a_warm_judge_has_nbformat_but_not_the_grammar():
     """The judge zygote preloads the course's toolkit (nbformat among it) with the stand-in."""
     from coursekit.judge import process

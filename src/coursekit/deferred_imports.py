@@ -11,9 +11,17 @@ times per run, on two cores, mostly before the first notebook was graded
 
 `defer_iri_grammar()` puts a stand-in in its place: jsonschema imports the stand-in's
 `is_valid_syntax`, which imports the real module the first time an IRI is checked and then
-answers exactly as the real one does; any other attribute does the same. Nothing is blocked
+answers exactly as the real one does; any other public attribute does the same. The stand-in
+carries the module's own `__file__`, `__spec__` and `__path__`, and a lookup of any other
+dunder name is an AttributeError, not an import: code that looks over every loaded module
+(`inspect.getmodule`, which IPython runs to format every traceback) must not build the grammar
+(a first version did, in every kernel: 1.8 s per notebook with an error). Nothing is blocked
 and no check changes: only when the grammar is built. tests/test_deferred_imports.py checks
 jsonschema's answers with and without it.
+
+Only grading processes get it: `coursekit.grader` installs it before it imports nbgrader, and
+the kernel zygote, which imports the grader's isolation module, takes it out again
+(`undo()`), so a student's kernel sees the modules a fresh kernel would.
 
 Written here because neither jsonschema nor rfc3987_syntax has a setting for it, and the
 standard library's `importlib.util.LazyLoader` loads a module on its first attribute access,
@@ -37,6 +45,8 @@ class _StandIn(types.ModuleType):
     """`rfc3987_syntax` until something needs more than the name of its check."""
 
     def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__") and attribute.endswith("__"):
+            raise AttributeError(f"module {NAME!r} (not yet imported) has no attribute {attribute!r}")
         return getattr(_real(), attribute)
 
 
@@ -81,8 +91,19 @@ def defer_iri_grammar() -> bool:
             return False
         stand_in = _StandIn(NAME, "stand-in for rfc3987_syntax: imported when first used (coursekit)")
         stand_in.__spec__ = spec
+        stand_in.__loader__ = spec.loader
+        stand_in.__file__ = spec.origin
+        stand_in.__package__ = NAME
         stand_in.__path__ = list(spec.submodule_search_locations or [])
         stand_in.is_valid_syntax = is_valid_syntax
         _STAND_IN = stand_in
         sys.modules[NAME] = stand_in
         return True
+
+
+def undo() -> None:
+    """Take the stand-in out again (if the real module was never needed), so that a process
+    forked from this one, a student's kernel, finds the module table a fresh one would."""
+    with _LOCK:
+        if isinstance(sys.modules.get(NAME), _StandIn):
+            del sys.modules[NAME]

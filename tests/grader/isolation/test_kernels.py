@@ -69,6 +69,20 @@ def test_a_warm_kernel_shows_a_figure_as_a_freshly_started_one_does(tmp_path, fo
     assert warm == cold
 
 
+def test_a_warm_kernel_has_no_stand_in_of_the_grader(tmp_path, fork_provisioner):
+    """The zygote imports the grader's isolation module, hence `coursekit.grader`, which puts a
+    stand-in for a slow import (jsonschema's IRI grammar) in the module table: the zygote takes
+    it out, so that a kernel's module table is a fresh kernel's (and a traceback in a kernel,
+    which makes IPython look over every module, never builds that grammar)."""
+    code = ("import sys\ntry:\n    1/0\nexcept ZeroDivisionError:\n    get_ipython().showtraceback()\n"
+            "print(type(sys.modules.get('rfc3987_syntax')).__name__, 'lark' in sys.modules)")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    nbclient.NotebookClient(nb, timeout=60, kernel_name="python3", config=Config({"ForkProvisioner": {"warm": True}}),
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    printed = "".join(o.get("text", "") for o in nb.cells[0].outputs if o.output_type == "stream").strip()
+    assert printed == "NoneType False"
+
+
 def test_a_graceful_shutdown_is_woken_by_the_kernels_exit(tmp_path, fork_provisioner, monkeypatch):
     """After a shutdown request jupyter_client sleeps a tenth of a second at a time while the
     kernel is alive; the provisioner waits for the exit itself, so by the time the manager
