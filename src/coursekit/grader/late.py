@@ -432,15 +432,19 @@ def reapply(*, gradebook: Path, config: Config, hand_ins: set[tuple[str, str]]) 
             except MissingEntry:
                 continue
             seconds = submission.total_seconds_late
+            changed = False
             for notebook in submission.notebooks:
                 penalty = None
                 if seconds > 0:
                     penalty = plugin.late_submission_penalty(student, notebook.score, seconds)
                     if penalty is not None:  # as AssignLatePenalties._check_late_penalty
                         penalty = min(max(penalty, 0.0), notebook.score)
-                notebook.late_submission_penalty = penalty
-            gb.db.commit()
-            gb.db.refresh(submission)
+                if notebook.late_submission_penalty != penalty:
+                    notebook.late_submission_penalty = penalty
+                    changed = True
+            if changed:  # a commit and a reload per hand-in only where a penalty moved
+                gb.db.commit()
+                gb.db.refresh(submission)
             found[student, assignment] = lateness_of(submission)
     return found
 
