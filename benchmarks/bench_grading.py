@@ -346,8 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"coursekit grade ({workers} workers), again:            {again_s:8.1f} s")
     if args.repeat:
         # ... and stock nbgrader runs again last, so that the speed-up compares runs spread over
-        # the same stretch of time (one stock run of 24 students once took 344 s while the
-        # machine was slow for its first minutes, 2.4 s per notebook a minute later)
+        # the same stretch of time (one stock run of 24 students took 344 s, 8.7 s per notebook
+        # on module 1 while the machine was slow; minutes later, 2.4 s each on six of them)
         stock_again_s, stock_again_mem = bench_stock(stock_again_course, stock_again_ws)
         print(f"stock nbgrader autograde, again:       {stock_again_s:8.1f} s")
     floor = bench_floor(paths, args.floor_sample, log=args.out / "floor-kernels.log")

@@ -7,6 +7,7 @@ same, value for value, with and without the stand-in."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -56,8 +57,13 @@ def _run(prelude: str) -> dict:
     return json.loads(completed.stdout)
 
 
-@pytest.mark.skipif(deferred_imports.importlib.util.find_spec("rfc3987_syntax") is None,
-                    reason="jsonschema's non-GPL IRI checker (rfc3987_syntax) is not installed here")
+# Without the module (an older jsonschema, or the GPL `rfc3987` installed instead) there is
+# nothing to defer: `defer_iri_grammar` does nothing, which the last two tests cover.
+needs_the_module = pytest.mark.skipif(importlib.util.find_spec("rfc3987_syntax") is None,
+                                      reason="jsonschema's non-GPL IRI checker (rfc3987_syntax) is not installed")
+
+
+@needs_the_module
 def test_the_grader_defers_the_iri_grammar_and_jsonschema_answers_the_same():
     plain = _run("")
     deferred = _run("import coursekit.grader, nbgrader.apps.api")
@@ -73,12 +79,13 @@ def test_the_grader_defers_the_iri_grammar_and_jsonschema_answers_the_same():
     assert deferred["after"] == "module"
 
 
+@needs_the_module
 def test_looking_over_every_module_does_not_build_the_grammar():
     """IPython formats every traceback with inspect.getmodule, which reads `__file__` of every
     loaded module: a first stand-in built the grammar there, in every kernel with an error."""
     script = """
 import sys
-import coursekit.grader, nbgrader.apps.api, inspect, pkgutil
+import coursekit.grader, nbgrader.apps.api, inspect
 from IPython.core.interactiveshell import InteractiveShell
 shell = InteractiveShell.instance()
 shell.run_cell("1/0")
@@ -93,6 +100,7 @@ print(type(stand_in).__name__, inspect.getfile(stand_in).endswith("__init__.py")
     assert completed.stdout.strip().splitlines()[-1] == "_StandIn True False", completed.stdout
 
 
+@needs_the_module
 def test_a_warm_judge_has_nbformat_but_not_the_grammar():
     """The judge zygote preloads the course's toolkit (nbformat among it) with the stand-in."""
     from coursekit.judge import process

@@ -5,8 +5,8 @@ imported itself, for its `iri` and `iri-reference` format checks. That module bu
 grammars when imported: about 1.8 s of CPU on the course's machine (`python -X importtime`), a
 known cost (python-jsonschema/jsonschema issue 1428). No notebook or nbgrader schema uses those
 formats, and a grading run imports jsonschema in several processes (the `coursekit grade`
-process, the workers' forkserver, each judge zygote), so that cost was paid three to five
-times per run, on two cores, mostly before the first notebook was graded
+process, the workers' forkserver, one judge zygote per worker; each Dask worker), so that cost
+was paid four times per run of two local workers, mostly before the first notebook was graded
 (docs/performance.md, seventh pass).
 
 `defer_iri_grammar()` puts a stand-in in its place: jsonschema imports the stand-in's
