@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from pathlib import Path
 
 from nbgrader.converters.autograde import Autograde
@@ -30,13 +31,14 @@ from traitlets.config import Config
 
 from coursekit.grader.course import GRADEBOOK_LOCK_TIMEOUT, Course, Workspace
 from coursekit.grader.errors import WorkersFailed
-from coursekit.grader.execution.safe_execute import SafeExecute
+from coursekit.grader.execution.safe_execute import SafeExecute, start_judge_zygote
+from coursekit.grader.isolation.kernels import Zygote
 from coursekit.grader.isolation.policy import Policy, readable_paths
 from coursekit.grader.worker import RUNNING_PREFIX, Outcome, Task, WorkerSettings, grade_task
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Outcome", "State", "Task", "WorkerSettings", "plan", "run", "worker_settings"]
+__all__ = ["MachineZygotes", "Outcome", "State", "Task", "WorkerSettings", "plan", "run", "worker_settings"]
 
 
 def submission_digest(folder: Path) -> str:
@@ -139,6 +141,51 @@ def worker_settings(
                           log_dir=str(workspace.logs), key=uuid.uuid4().hex)
 
 
+class MachineZygotes:
+    """One kernel zygote and one judge zygote for all the local workers of a run.
+
+    Each worker would otherwise start its own pair on its first hand-in: about 2 CPU-s of
+    imports for the kernel zygote and 1 for the judge zygote (measured, docs/performance.md,
+    eighth pass), paid once per worker and all at the start of the run, when every core is
+    busy with the same. Started here as soon as the run begins, they import while this process
+    collects the class; the workers fork from them. A worker that ends leaves nothing running:
+    each zygote ends the kernels and judges of a worker that has exited (coursekit.owners),
+    and ends itself when this process does. Dask workers on this machine use them too (they
+    find the sockets); a worker on another machine does not, and starts its own pair."""
+
+    def __init__(self, *, kernels: bool, judges: bool, log_dir: str | Path = "") -> None:
+        self.kernel: Zygote | None = None
+        self.judge = None  # a JudgeZygote (coursekit.judge.zygote, reached through execution)
+        try:
+            if kernels:
+                log_file = str(Path(log_dir) / f"kernel-zygote-{os.getpid()}.log") if log_dir else ""
+                self.kernel = Zygote(log_file, wait=False)
+            if judges:
+                self.judge = start_judge_zygote()
+        except OSError as error:  # each worker starts its own instead
+            log.warning("could not start the machine's zygotes (%s): each worker starts its own", error)
+
+    def settings(self, settings: WorkerSettings) -> WorkerSettings:
+        """`settings` with the zygotes' sockets, once they are ready (a zygote that did not
+        start is left out: the workers start their own, as without this)."""
+        sockets = {}
+        for name, zygote in (("kernel_zygote", self.kernel), ("judge_zygote", self.judge)):
+            if zygote is None:
+                continue
+            try:
+                zygote.wait_ready()
+                sockets[name] = zygote.socket_path
+            except (OSError, RuntimeError) as error:
+                log.warning("the machine's %s did not start (%s): each worker starts its own",
+                            name.replace("_", " "), error)
+        return replace(settings, **sockets)
+
+    def stop(self) -> None:
+        for zygote in (self.kernel, self.judge):
+            if zygote is not None:
+                zygote.stop()
+
+
 def run(
     tasks: list[Task],
     *,
@@ -147,8 +194,10 @@ def run(
     workers: int | None = None,
     dask_address: str | None = None,
     on_done: Callable[[Outcome], None] | None = None,
+    zygotes: MachineZygotes | None = None,
 ) -> list[Outcome]:
-    """Run the tasks on local worker processes (or a Dask cluster); record each success."""
+    """Run the tasks on local worker processes (or a Dask cluster); record each success.
+    Workers on this machine fork their kernels and judges from `zygotes`, if given."""
     outcomes = []
 
     def finished(outcome: Outcome) -> None:
@@ -160,6 +209,8 @@ def run(
 
     if not tasks:
         return outcomes
+    if zygotes is not None:
+        settings = zygotes.settings(settings)
     if dask_address:
         # distributed is imported only here: it is heavy, and only --dask needs it
         from distributed import Client, as_completed

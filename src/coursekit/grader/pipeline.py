@@ -124,7 +124,8 @@ class Run:
 
 def _autograde(course: Course, workspace: Workspace, config: Config, wanted: list[str], run: Run,
                layers: tuple[str, ...] | None, reporter: Reporter,
-               only: set[tuple[str, str]]) -> tuple[list[Outcome], int]:
+               only: set[tuple[str, str]], zygotes: autograde.MachineZygotes | None = None,
+               ) -> tuple[list[Outcome], int]:
     gradebook.prepare(workspace.gradebook)
     state = autograde.State(workspace.state_db)
     try:
@@ -135,7 +136,7 @@ def _autograde(course: Course, workspace: Workspace, config: Config, wanted: lis
         settings = autograde.worker_settings(config, course=course, workspace=workspace, feedback=run.feedback,
                                              warm_kernels=run.warm_kernels, layers=layers)
         outcomes = autograde.run(tasks, settings=settings, state=state, workers=run.workers,
-                                 dask_address=run.dask_address, on_done=reporter.finished)
+                                 dask_address=run.dask_address, on_done=reporter.finished, zygotes=zygotes)
     finally:
         state.close()
     return outcomes, skipped
@@ -192,6 +193,21 @@ def grade_class(
     workspace = workspace or instructor_workspace(course)
     wanted = course.wanted(assignments)
     config = load_config(course)
+    # one pair of zygotes for every worker on this machine, importing from now on
+    workspace.logs.mkdir(parents=True, exist_ok=True)
+    zygotes = autograde.MachineZygotes(kernels=run.warm_kernels,
+                                       judges=bool(config.SafeExecute.get("warm_judges", True)),
+                                       log_dir=workspace.logs)
+    try:
+        return _grade_class(course=course, submissions=submissions, workspace=workspace, wanted=wanted,
+                            run=run, zip_pattern=zip_pattern, reporter=reporter, config=config, zygotes=zygotes)
+    finally:
+        zygotes.stop()
+
+
+def _grade_class(*, course: Course, submissions: Path, workspace: Workspace, wanted: list[str], run: Run,
+                 zip_pattern: str, reporter: Reporter, config: Config,
+                 zygotes: autograde.MachineZygotes | None) -> GradeReport:
     layers, protections = isolation(config, sandbox_on=run.sandbox)
     limits = Sandbox(config=config)
     late.settings(config, course.root, course.assignments())  # a bad due date or extensions file: stop now
@@ -215,7 +231,7 @@ def grade_class(
                               time_unknown=collected.late)
     for key, notes in late_notes.items():
         collected.notes.setdefault(key, []).extend(notes)
-    outcomes, skipped = _autograde(course, workspace, config, wanted, run, layers, reporter, this_run)
+    outcomes, skipped = _autograde(course, workspace, config, wanted, run, layers, reporter, this_run, zygotes)
     failed = [o for o in outcomes if not o.success]
     # the same penalties for hand-ins not regraded (unchanged), with today's dates and hand grading
     lateness = late.reapply(gradebook=workspace.gradebook, config=config,

@@ -29,6 +29,7 @@ from traitlets.config import Config
 
 from coursekit.grader import speedups
 from coursekit.grader.course import GRADEBOOK_LOCK_TIMEOUT
+from coursekit.grader.execution.safe_execute import use_judge_zygote
 from coursekit.grader.isolation import kernels, sandbox
 from coursekit.grader.limits import Sandbox
 from coursekit.grader.text import clip
@@ -61,6 +62,10 @@ class WorkerSettings:
     log_dir: str = ""  # where the worker's log goes
     key: str = ""  # names this configuration: a worker keeps one API per key
     stall_seconds: float = 0  # the watchdog's bound (0: from the limits, `stall_bound`)
+    # Unix sockets of the machine's kernel and judge zygotes (autograde.MachineZygotes); a
+    # worker where a socket is not (another machine; "": the zygote did not start) starts its own
+    kernel_zygote: str = ""
+    judge_zygote: str = ""
 
 
 # One API per worker process and configuration: building one imports and configures
@@ -146,6 +151,8 @@ def grade_task(task: Task, settings: WorkerSettings) -> Outcome:
         if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
             os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
         _log_to_file(settings.log_dir)
+        kernels.Zygote.attach(settings.kernel_zygote)
+        use_judge_zygote(settings.judge_zygote)
         watchdog = _Watchdog(settings, task, _count_notebooks(settings, task))
         api = _api(settings)
         errors = _ErrorRecords()

@@ -107,7 +107,15 @@ class JudgeProcess:
         from coursekit.judge.zygote import ForkedJudge, JudgeZygote
 
         try:
-            process = ForkedJudge(JudgeZygote.shared().connect())
+            zygote = JudgeZygote.shared()
+            try:
+                connection = zygote.connect()
+            except OSError:
+                if zygote.process is not None:
+                    raise
+                JudgeZygote.forget_machine()  # the machine's zygote did not answer: our own
+                connection = JudgeZygote.shared().connect()
+            process = ForkedJudge(connection)
         except (OSError, RuntimeError):
             return None  # no zygote: a cold start instead
         self.stats.warm = True

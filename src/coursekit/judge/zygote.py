@@ -35,6 +35,7 @@ import threading
 
 from coursekit.deferred_imports import defer_iri_grammar
 from coursekit.judge import process
+from coursekit.owners import Owners, peer_pid
 
 # What a judge needs before its first test: the libraries, the judge's own modules, the
 # course's toolkit and what the course's test and setup cells import (a judge forked
@@ -63,27 +64,34 @@ def serve(socket_path: str) -> None:  # pragma: no cover - runs in the zygote pr
             pass
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # judges are reaped by the system
     parent = os.getppid()
+    # who asked for each judge: a judge whose grading worker ended is ended too (one zygote
+    # may serve every worker of the machine: coursekit.owners)
+    owners = Owners(group=False)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(socket_path)
-    server.listen(16)
+    server.listen(64)
     server.settimeout(0.5)
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     while True:
+        if owners.due():
+            owners.sweep()
         try:
             connection, _ = server.accept()
         except TimeoutError:
             # A pool's worker process ends with os._exit, so its atexit `stop` never runs:
-            # the zygote notices its parent is gone and ends (as the kernel zygote does).
+            # the zygote notices whoever started it is gone and ends (as the kernel zygote does).
             if os.getppid() != parent:
                 break
             continue
         except OSError:
             break
         connection.settimeout(None)
+        asker = peer_pid(connection)
         pid = os.fork()
         if pid == 0:
             server.close()
+            owners.close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             os.dup2(connection.fileno(), 0)
             os.dup2(connection.fileno(), 1)
@@ -94,6 +102,7 @@ def serve(socket_path: str) -> None:  # pragma: no cover - runs in the zygote pr
                 main()
             finally:
                 os._exit(0)
+        owners.add(pid, asker)
         connection.close()
     server.close()
     try:
@@ -104,32 +113,70 @@ def serve(socket_path: str) -> None:  # pragma: no cover - runs in the zygote pr
 
 
 class JudgeZygote:
-    """This grading process's judge zygote, started on first use (`shared()`)."""
+    """The judge zygote a grading process forks its judges from: its own, started on first
+    use (`shared()`), or the machine's (`attach`), which `coursekit grade` starts once for all
+    its local workers (coursekit.grader.autograde.MachineZygotes)."""
 
     _shared: JudgeZygote | None = None
+    _machine: str = ""  # socket path of the machine's zygote, if this process is to use it
     _lock = threading.Lock()
 
-    def __init__(self, *, python: str | None = None, env: dict | None = None, cwd: str | None = None) -> None:
+    def __init__(self, *, python: str | None = None, env: dict | None = None, cwd: str | None = None,
+                 wait: bool = True) -> None:
         self.folder = tempfile.mkdtemp(prefix="coursekit-judges-")
         self.socket_path = os.path.join(self.folder, "judges.sock")
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - the zygote's and its judges' stderr
         environment = dict(os.environ if env is None else env)
         environment.pop("PYTHONPATH", None)
-        self.process = subprocess.Popen(
+        self.process: subprocess.Popen | None = subprocess.Popen(
             [python or sys.executable, "-I", "-c", f"from {__name__} import serve; serve({self.socket_path!r})"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.stderr, text=True,
             cwd=cwd or os.getcwd(), env=environment,
         )
+        self._ready = False
+        atexit.register(self.stop)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Wait for the zygote's imports (about a second); RuntimeError if it did not start."""
+        if self._ready or self.process is None:
+            return
         ready = self.process.stdout.readline().strip()
         if ready != "ready":
             self.stop()
             raise RuntimeError(f"the judge zygote did not start (said {ready!r})")
-        atexit.register(self.stop)
+        self._ready = True
+
+    @classmethod
+    def attach(cls, socket_path: str) -> None:
+        """Fork this process's judges from the zygote listening at `socket_path` (the
+        machine's), as long as it answers; "" goes back to a zygote of this process's own."""
+        with cls._lock:
+            if socket_path != cls._machine:
+                cls._machine = socket_path
+                if cls._shared is not None and cls._shared.process is None:
+                    cls._shared = None
+
+    @classmethod
+    def forget_machine(cls) -> None:
+        """The machine's zygote did not answer: use one of this process's own from now on."""
+        with cls._lock:
+            cls._machine = ""
+            if cls._shared is not None and cls._shared.process is None:
+                cls._shared = None
 
     @classmethod
     def shared(cls) -> JudgeZygote:
         with cls._lock:
-            if cls._shared is None or cls._shared.process.poll() is not None:
+            if cls._machine and os.path.exists(cls._machine):
+                if cls._shared is None or cls._shared.socket_path != cls._machine:
+                    zygote = cls.__new__(cls)
+                    zygote.folder, zygote.socket_path, zygote.process, zygote.stderr = "", cls._machine, None, None
+                    zygote._ready = True
+                    cls._shared = zygote
+                return cls._shared
+            if cls._shared is None or cls._shared.process is None or cls._shared.process.poll() is not None:
                 cls._shared = cls()
             return cls._shared
 
@@ -144,6 +191,8 @@ class JudgeZygote:
         return client
 
     def stop(self) -> None:
+        if self.process is None:  # attached: the machine's zygote is not ours to stop
+            return
         if self.process.poll() is None:
             self.process.kill()
             try:

@@ -60,6 +60,7 @@ from coursekit.grader.execution.tamper_rules import TEST_BUILTINS
 from coursekit.grader.limits import Sandbox
 from coursekit.grader.text import clip
 from coursekit.judge.grade import JudgeSession
+from coursekit.judge.zygote import JudgeZygote
 
 INCIDENTS_KEY = "coursekit"
 
@@ -401,3 +402,17 @@ def _stderr_to_stdout(cell) -> bool:
             output["name"] = "stdout"
             moved = True
     return moved
+
+
+# --- the judge zygote of a whole machine (the grader reaches the judge only through here) ---
+
+
+def start_judge_zygote() -> JudgeZygote:
+    """A judge zygote for every local worker of a run, importing from now on: `wait_ready()`
+    it before handing its `socket_path` to the workers (coursekit.grader.autograde)."""
+    return JudgeZygote(wait=False)
+
+
+def use_judge_zygote(socket_path: str) -> None:
+    """Fork this process's judges from the zygote at `socket_path` ("": one of its own)."""
+    JudgeZygote.attach(socket_path)

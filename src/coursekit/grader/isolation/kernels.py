@@ -41,6 +41,7 @@ from traitlets import Bool, Unicode
 from coursekit import deferred_imports
 from coursekit.grader.isolation import sandbox
 from coursekit.grader.isolation.policy import KernelSpec, Policy, kernel_environment
+from coursekit.owners import Owners, peer_pid
 
 log = logging.getLogger(__name__)
 
@@ -175,19 +176,24 @@ def serve(socket_path: str) -> None:
     _know_backend_names()
     parent = os.getppid()
     statuses: dict[int, int] = {}
+    # who asked for each kernel: a kernel whose grading worker ended is ended too (one zygote
+    # may serve every worker of the machine: coursekit.owners)
+    owners, abandoned = Owners(group=True), set()
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(socket_path)
-    server.listen(16)
+    server.listen(64)
     server.settimeout(0.5)
     print("ready", flush=True)
     os.dup2(2, 1)  # nobody reads the pipe after "ready": kernels' stray prints go to stderr
     while True:
+        if owners.due():
+            _reap(statuses, owners, abandoned)
+            abandoned.update(owners.sweep())
         try:
             connection, _ = server.accept()
         except TimeoutError:
-            if os.getppid() != parent:  # the grading worker is gone: so are we
+            if os.getppid() != parent:  # whoever started us is gone: so are we
                 break
-            _reap(statuses)
             continue
         with connection:
             request = json.loads(connection.makefile("r").readline())
@@ -201,13 +207,17 @@ def serve(socket_path: str) -> None:
                         statuses[pid] = os.waitstatus_to_exitcode(raw)
                     except ChildProcessError:
                         statuses[pid] = -1
+                    owners.forget(pid)
                 connection.sendall(json.dumps({"status": statuses.pop(pid)}).encode() + b"\n")
                 continue
+            asker = peer_pid(connection)
             pid = os.fork()
             if pid == 0:
                 server.close()
                 connection.close()
+                owners.close()
                 _become_kernel(request)
+            owners.add(pid, asker)
             connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
     server.close()
     try:  # the worker may be gone without a word (killed): tidy up after it
@@ -217,7 +227,7 @@ def serve(socket_path: str) -> None:
         pass
 
 
-def _reap(statuses: dict[int, int]) -> None:
+def _reap(statuses: dict[int, int], owners: Owners, abandoned: set[int]) -> None:
     while True:
         try:
             pid, raw = os.waitpid(-1, os.WNOHANG)
@@ -225,41 +235,87 @@ def _reap(statuses: dict[int, int]) -> None:
             return
         if pid == 0:
             return
-        statuses[pid] = os.waitstatus_to_exitcode(raw)
+        owners.forget(pid)
+        if pid in abandoned:  # ended because its asker had: nobody will ask for its status
+            abandoned.discard(pid)
+        else:
+            statuses[pid] = os.waitstatus_to_exitcode(raw)
 
 
 # --- the client side ------------------------------------------------------------------------
 
 
 class Zygote:
-    """One zygote per grading worker process, started on first use."""
+    """The kernel zygote a grading process forks its kernels from: its own, started on first
+    use, or the machine's (`attach`), which `coursekit grade` starts once for all its local
+    workers (coursekit.grader.autograde.MachineZygotes)."""
 
     _shared: Zygote | None = None
+    _machine: str = ""  # socket path of the machine's zygote, if this process is to use it
     _lock = threading.Lock()
 
-    def __init__(self, log_file: str = "") -> None:
+    def __init__(self, log_file: str = "", *, wait: bool = True) -> None:
         self.folder = tempfile.mkdtemp(prefix="coursekit-zygote-")
         self.socket_path = os.path.join(self.folder, "zygote.sock")
         # the zygote's stderr, which its unsandboxed kernels inherit, goes to the log if given
         stderr = open(log_file, "a", encoding="utf-8") if log_file else None  # noqa: SIM115 - handed to Popen
-        self.process = subprocess.Popen(
+        self.process: subprocess.Popen | None = subprocess.Popen(
             [sys.executable, "-c", f"from {__name__} import serve; serve({self.socket_path!r})"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, text=True,
         )
         if stderr is not None:
             stderr.close()  # the zygote has its own copy
+        self._ready = False
+        atexit.register(self.stop)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Wait for the zygote's imports (seconds); RuntimeError if it did not start."""
+        if self._ready or self.process is None:
+            return
         ready = self.process.stdout.readline().strip()
         if ready != "ready":
+            self.stop()
             raise RuntimeError(f"kernel zygote did not start (said {ready!r})")
-        atexit.register(self.stop)
+        self._ready = True
+
+    @classmethod
+    def attach(cls, socket_path: str) -> None:
+        """Fork this process's kernels from the zygote listening at `socket_path` (the
+        machine's), as long as it answers; "" goes back to a zygote of this process's own."""
+        with cls._lock:
+            if socket_path != cls._machine:
+                cls._machine = socket_path
+                if cls._shared is not None and cls._shared.process is None:
+                    cls._shared = None
+
+    @classmethod
+    def _attached(cls, socket_path: str) -> Zygote:
+        zygote = cls.__new__(cls)
+        zygote.folder, zygote.socket_path, zygote.process, zygote._ready = "", socket_path, None, True
+        return zygote
 
     @classmethod
     def shared(cls, log_file: str = "") -> Zygote:
-        """This process's zygote, started on first use (a process resource, like a pool)."""
+        """This process's zygote: the machine's if attached and there, else its own, started
+        on first use (a process resource, like a pool)."""
         with cls._lock:
-            if cls._shared is None or cls._shared.process.poll() is not None:
+            if cls._machine and os.path.exists(cls._machine):
+                if cls._shared is None or cls._shared.socket_path != cls._machine:
+                    cls._shared = cls._attached(cls._machine)
+                return cls._shared
+            if cls._shared is None or cls._shared.process is None or cls._shared.process.poll() is not None:
                 cls._shared = cls(log_file)
             return cls._shared
+
+    @classmethod
+    def forget_machine(cls) -> None:
+        """The machine's zygote did not answer: use one of this process's own from now on."""
+        with cls._lock:
+            cls._machine = ""
+            if cls._shared is not None and cls._shared.process is None:
+                cls._shared = None
 
     def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
@@ -275,14 +331,23 @@ class Zygote:
         return int(self._ask({"op": "status", "pid": pid}).get("status", -1))
 
     def stop(self) -> None:
+        if self.process is None:  # attached: the machine's zygote is not ours to stop
+            return
         if self.process.poll() is None:
             try:
-                self._ask({"op": "stop"})
-                self.process.wait(timeout=5)
+                if self._ready:
+                    self._ask({"op": "stop"})
+                    self.process.wait(timeout=5)
+                else:
+                    self.process.kill()
+                    self.process.wait(timeout=5)
             except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError):
                 self.process.kill()
         try:
             os.unlink(self.socket_path)
+        except OSError:
+            pass
+        try:
             os.rmdir(self.folder)
         except OSError:
             pass
@@ -378,7 +443,16 @@ class ForkProvisioner(LocalProvisioner):
                     return await super().launch_kernel(cmd, **{**kwargs, **output, "env": env, "cwd": cwd})
             return await super().launch_kernel(cmd, **{**kwargs, "env": env, "cwd": cwd})
         zygote = Zygote.shared(self._log_file())
-        pid = zygote.fork_kernel(argv=cmd, env=env, cwd=cwd, sandbox=spec_json)
+        try:
+            pid = zygote.fork_kernel(argv=cmd, env=env, cwd=cwd, sandbox=spec_json)
+        except (OSError, ValueError, KeyError):
+            if zygote.process is not None:
+                raise
+            log.warning("the machine's kernel zygote (%s) did not answer: this worker starts its own",
+                        zygote.socket_path)
+            Zygote.forget_machine()
+            zygote = Zygote.shared(self._log_file())
+            pid = zygote.fork_kernel(argv=cmd, env=env, cwd=cwd, sandbox=spec_json)
         self.process = ForkedKernelProcess(pid, zygote)
         self.pid = self.pgid = pid
         self.cwd = cwd
