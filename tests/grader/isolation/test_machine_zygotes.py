@@ -5,6 +5,7 @@ grades, and does a worker that ends leave no kernel or judge of its own running?
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -64,6 +65,16 @@ def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
+def _end(*pids: int) -> None:
+    """Kill what a test started, whatever its verdict: a kernel or judge that a failing check
+    left behind (this one spins in a loop) would burn a core for the rest of the run."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def _until(condition, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -86,13 +97,13 @@ def test_a_kernel_whose_worker_ends_is_ended_and_no_other(tmp_path):
     worker lives its kernel runs on; once the worker is killed, the zygote ends that kernel
     (nothing else would stop a student's loop), and not the kernel of a worker still alive."""
     machine = kernels.Zygote()
-    askers = []
+    askers, started = [], []
     try:
         (tmp_path / "a").mkdir()
         (tmp_path / "b").mkdir()
         doomed, doomed_kernel = _ask(KERNEL_ASKER, machine.socket_path, str(tmp_path / "a"))
         living, living_kernel = _ask(KERNEL_ASKER, machine.socket_path, str(tmp_path / "b"))
-        askers = [doomed, living]
+        askers, started = [doomed, living], [doomed_kernel, living_kernel]
         assert _parent(doomed_kernel) == _parent(living_kernel) == machine.process.pid, "not forked by the machine's"
         time.sleep(1.0)  # several of the zygote's looks at its askers
         assert _running(doomed_kernel) and _running(living_kernel), "a kernel of a live worker was ended"
@@ -107,6 +118,7 @@ def test_a_kernel_whose_worker_ends_is_ended_and_no_other(tmp_path):
     finally:
         for asker in askers:
             asker.kill()
+        _end(*started)
         machine.stop()
 
 
@@ -115,7 +127,7 @@ def test_a_judge_whose_worker_ends_is_ended(tmp_path):
     """A judge forked by the machine's judge zygote, busy in a test cell that never ends: is it
     ended once its worker is killed?"""
     machine = JudgeZygote()
-    asker = None
+    asker, judge = None, 0
     try:
         asker, judge = _ask(JUDGE_ASKER, machine.socket_path)
         time.sleep(1.0)
@@ -126,6 +138,8 @@ def test_a_judge_whose_worker_ends_is_ended(tmp_path):
     finally:
         if asker is not None:
             asker.kill()
+        if judge:
+            _end(judge)
         machine.stop()
 
 
