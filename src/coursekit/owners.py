@@ -1,5 +1,5 @@
-"""Which process asked a zygote for each child it forked, and the end of children whose asker
-is gone.
+"""Zygotes one machine shares: which process asked for each child, the end of children whose
+asker is gone, and the client side both zygotes have in common.
 
 A zygote (the kernel zygote, `coursekit.grader.isolation.kernels`, and the judge zygote,
 `coursekit.judge.zygote`) forks a child for whoever connects to its socket. When one zygote
@@ -21,6 +21,8 @@ import select
 import signal
 import socket
 import struct
+import subprocess
+import threading
 import time
 
 CHECK_EVERY = 0.25  # seconds between looks at the askers
@@ -108,3 +110,72 @@ class Owners:
 def _exited(pidfd: int) -> bool:
     readable, _, _ = select.select([pidfd], [], [], 0)
     return bool(readable)
+
+
+class ZygoteClient:
+    """What a grading process holds of a zygote, kernel's or judge's: its own, started on first
+    use (`shared()`), or the machine's (`attach`), listening at a socket another process
+    started. A subclass starts its own zygote in `__init__(**kwargs)` (`process`, `socket_path`,
+    `_ready` set; `wait=False` returns before the imports are done) and names it in `KIND`."""
+
+    KIND = "zygote"
+    process: subprocess.Popen | None
+    socket_path: str
+    _ready: bool
+    _shared: ZygoteClient | None = None
+    _machine: str = ""  # socket path of the machine's zygote, if this process is to use it
+    _lock = threading.Lock()
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._shared, cls._machine, cls._lock = None, "", threading.Lock()  # one of each per kind
+
+    def wait_ready(self) -> None:
+        """Wait for the zygote's imports (a second or two); RuntimeError if it did not start."""
+        if self._ready or self.process is None:
+            return
+        ready = self.process.stdout.readline().strip()
+        if ready != "ready":
+            self.stop()
+            raise RuntimeError(f"the {self.KIND} did not start (said {ready!r})")
+        self._ready = True
+
+    def stop(self) -> None:  # pragma: no cover - each subclass has its own
+        raise NotImplementedError
+
+    @classmethod
+    def attach(cls, socket_path: str) -> None:
+        """Fork this process's children from the zygote listening at `socket_path` (the
+        machine's), as long as it answers; "" goes back to a zygote of this process's own."""
+        with cls._lock:
+            if socket_path != cls._machine:
+                cls._machine = socket_path
+                if cls._shared is not None and cls._shared.process is None:
+                    cls._shared = None
+
+    @classmethod
+    def forget_machine(cls) -> None:
+        """The machine's zygote did not answer: use one of this process's own from now on."""
+        with cls._lock:
+            cls._machine = ""
+            if cls._shared is not None and cls._shared.process is None:
+                cls._shared = None
+
+    @classmethod
+    def shared(cls, **kwargs):
+        """This process's zygote: the machine's if attached and its socket is there, else its
+        own, started on first use (a process resource, like a pool)."""
+        with cls._lock:
+            if cls._machine and os.path.exists(cls._machine):
+                if cls._shared is None or cls._shared.socket_path != cls._machine:
+                    attached = cls.__new__(cls)
+                    attached._attach_to(cls._machine)
+                    cls._shared = attached
+                return cls._shared
+            if cls._shared is None or cls._shared.process is None or cls._shared.process.poll() is not None:
+                cls._shared = cls(**kwargs)
+            return cls._shared
+
+    def _attach_to(self, socket_path: str) -> None:
+        """Make this (uninitialised) object a handle on the machine's zygote at `socket_path`."""
+        self.socket_path, self.process, self._ready = socket_path, None, True

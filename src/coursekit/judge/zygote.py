@@ -31,11 +31,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 
 from coursekit.deferred_imports import defer_iri_grammar
 from coursekit.judge import process
-from coursekit.owners import Owners, peer_pid
+from coursekit.owners import Owners, ZygoteClient, peer_pid
 
 # What a judge needs before its first test: the libraries, the judge's own modules, the
 # course's toolkit and what the course's test and setup cells import (a judge forked
@@ -112,14 +111,12 @@ def serve(socket_path: str) -> None:  # pragma: no cover - runs in the zygote pr
         pass
 
 
-class JudgeZygote:
+class JudgeZygote(ZygoteClient):
     """The judge zygote a grading process forks its judges from: its own, started on first
     use (`shared()`), or the machine's (`attach`), which `coursekit grade` starts once for all
-    its local workers (coursekit.grader.autograde.MachineZygotes)."""
+    its workers (coursekit.grader.autograde.MachineZygotes)."""
 
-    _shared: JudgeZygote | None = None
-    _machine: str = ""  # socket path of the machine's zygote, if this process is to use it
-    _lock = threading.Lock()
+    KIND = "judge zygote"
 
     def __init__(self, *, python: str | None = None, env: dict | None = None, cwd: str | None = None,
                  wait: bool = True) -> None:
@@ -138,47 +135,13 @@ class JudgeZygote:
         if wait:
             self.wait_ready()
 
-    def wait_ready(self) -> None:
-        """Wait for the zygote's imports (about a second); RuntimeError if it did not start."""
-        if self._ready or self.process is None:
-            return
-        ready = self.process.stdout.readline().strip()
-        if ready != "ready":
-            self.stop()
-            raise RuntimeError(f"the judge zygote did not start (said {ready!r})")
-        self._ready = True
-
-    @classmethod
-    def attach(cls, socket_path: str) -> None:
-        """Fork this process's judges from the zygote listening at `socket_path` (the
-        machine's), as long as it answers; "" goes back to a zygote of this process's own."""
-        with cls._lock:
-            if socket_path != cls._machine:
-                cls._machine = socket_path
-                if cls._shared is not None and cls._shared.process is None:
-                    cls._shared = None
-
-    @classmethod
-    def forget_machine(cls) -> None:
-        """The machine's zygote did not answer: use one of this process's own from now on."""
-        with cls._lock:
-            cls._machine = ""
-            if cls._shared is not None and cls._shared.process is None:
-                cls._shared = None
-
     @classmethod
     def shared(cls) -> JudgeZygote:
-        with cls._lock:
-            if cls._machine and os.path.exists(cls._machine):
-                if cls._shared is None or cls._shared.socket_path != cls._machine:
-                    zygote = cls.__new__(cls)
-                    zygote.folder, zygote.socket_path, zygote.process, zygote.stderr = "", cls._machine, None, None
-                    zygote._ready = True
-                    cls._shared = zygote
-                return cls._shared
-            if cls._shared is None or cls._shared.process is None or cls._shared.process.poll() is not None:
-                cls._shared = cls()
-            return cls._shared
+        return super().shared()
+
+    def _attach_to(self, socket_path: str) -> None:
+        super()._attach_to(socket_path)
+        self.folder, self.stderr = "", None
 
     def connect(self) -> socket.socket:
         """A connection to a freshly forked judge (it speaks worker.main's protocol)."""

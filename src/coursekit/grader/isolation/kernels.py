@@ -30,7 +30,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import traceback
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ from traitlets import Bool, Unicode
 from coursekit import deferred_imports
 from coursekit.grader.isolation import sandbox
 from coursekit.grader.isolation.policy import KernelSpec, Policy, kernel_environment
-from coursekit.owners import Owners, peer_pid
+from coursekit.owners import Owners, ZygoteClient, peer_pid
 
 log = logging.getLogger(__name__)
 
@@ -245,14 +244,12 @@ def _reap(statuses: dict[int, int], owners: Owners, abandoned: set[int]) -> None
 # --- the client side ------------------------------------------------------------------------
 
 
-class Zygote:
+class Zygote(ZygoteClient):
     """The kernel zygote a grading process forks its kernels from: its own, started on first
-    use, or the machine's (`attach`), which `coursekit grade` starts once for all its local
+    use, or the machine's (`attach`), which `coursekit grade` starts once for all its
     workers (coursekit.grader.autograde.MachineZygotes)."""
 
-    _shared: Zygote | None = None
-    _machine: str = ""  # socket path of the machine's zygote, if this process is to use it
-    _lock = threading.Lock()
+    KIND = "kernel zygote"
 
     def __init__(self, log_file: str = "", *, wait: bool = True) -> None:
         self.folder = tempfile.mkdtemp(prefix="coursekit-zygote-")
@@ -270,52 +267,13 @@ class Zygote:
         if wait:
             self.wait_ready()
 
-    def wait_ready(self) -> None:
-        """Wait for the zygote's imports (seconds); RuntimeError if it did not start."""
-        if self._ready or self.process is None:
-            return
-        ready = self.process.stdout.readline().strip()
-        if ready != "ready":
-            self.stop()
-            raise RuntimeError(f"kernel zygote did not start (said {ready!r})")
-        self._ready = True
-
-    @classmethod
-    def attach(cls, socket_path: str) -> None:
-        """Fork this process's kernels from the zygote listening at `socket_path` (the
-        machine's), as long as it answers; "" goes back to a zygote of this process's own."""
-        with cls._lock:
-            if socket_path != cls._machine:
-                cls._machine = socket_path
-                if cls._shared is not None and cls._shared.process is None:
-                    cls._shared = None
-
-    @classmethod
-    def _attached(cls, socket_path: str) -> Zygote:
-        zygote = cls.__new__(cls)
-        zygote.folder, zygote.socket_path, zygote.process, zygote._ready = "", socket_path, None, True
-        return zygote
-
     @classmethod
     def shared(cls, log_file: str = "") -> Zygote:
-        """This process's zygote: the machine's if attached and there, else its own, started
-        on first use (a process resource, like a pool)."""
-        with cls._lock:
-            if cls._machine and os.path.exists(cls._machine):
-                if cls._shared is None or cls._shared.socket_path != cls._machine:
-                    cls._shared = cls._attached(cls._machine)
-                return cls._shared
-            if cls._shared is None or cls._shared.process is None or cls._shared.process.poll() is not None:
-                cls._shared = cls(log_file)
-            return cls._shared
+        return super().shared(log_file=log_file)
 
-    @classmethod
-    def forget_machine(cls) -> None:
-        """The machine's zygote did not answer: use one of this process's own from now on."""
-        with cls._lock:
-            cls._machine = ""
-            if cls._shared is not None and cls._shared.process is None:
-                cls._shared = None
+    def _attach_to(self, socket_path: str) -> None:
+        super()._attach_to(socket_path)
+        self.folder = ""
 
     def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
