@@ -84,3 +84,22 @@ def committed_notebooks() -> list[Path]:
     for folder in ("lessons", "solutions", "exercises", "tests/fixtures"):
         found |= set((ROOT / folder).rglob("*.ipynb"))
     return sorted(p for p in found if p.exists() and ".ipynb_checkpoints" not in p.parts)
+
+
+def planned_class(course_copy: Path, assignment_id: str):
+    """The sample class's hand-ins of one assignment collected, released and planned in a
+    copy of the course, ready for `autograde.run`: (course, workspace, state, tasks). The
+    caller closes `state`."""
+    from coursekit.grader import autograde, collect, gradebook
+    from coursekit.grader.build import generate_release
+    from coursekit.grader.course import instructor_workspace
+
+    course = Course.at(course_copy)
+    workspace = instructor_workspace(course)
+    collect.collect(course=course, submissions=course_copy / "tests" / "fixtures" / "submissions",
+                    workspace=workspace)
+    generate_release(course, workspace, assignment_id)
+    gradebook.prepare(workspace.gradebook)
+    state = autograde.State(workspace.state_db)
+    tasks, _ = autograde.plan(workspace=workspace, assignments=[assignment_id], state=state, force=True)
+    return course, workspace, state, tasks

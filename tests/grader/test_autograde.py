@@ -173,19 +173,13 @@ def _grade_with_a_misbehaving_worker(course_copy, how: str, *, student: str, wor
     on `student`'s hand-in (tests/misbehaving.py): (outcomes, expected scores, workspace)."""
     import dataclasses
 
+    from conftest import planned_class
     from misbehaving import Misbehave
 
     from coursekit.grader.config import load_config
 
     assignment_id = "01-reading-the-source"
-    course = Course.at(course_copy)
-    workspace = instructor_workspace(course)
-    collect.collect(course=course, submissions=course_copy / "tests" / "fixtures" / "submissions",
-                    workspace=workspace)
-    generate_release(course, workspace, assignment_id)
-    gradebook.prepare(workspace.gradebook)
-    state = autograde.State(workspace.state_db)
-    tasks, _ = autograde.plan(workspace=workspace, assignments=[assignment_id], state=state, force=True)
+    course, workspace, state, tasks = planned_class(course_copy, assignment_id)
     config = load_config(course)
     config.Misbehave.student, config.Misbehave.how = student, how
     if how == "die-at-start":

@@ -193,20 +193,13 @@ def test_a_runs_workers_fork_from_one_pair_of_zygotes_with_the_right_grades(cour
     sample class with the machine's zygotes: is every kernel and judge forked from those two
     processes (not a pair per worker), are the grades right, and are both zygotes gone once
     stopped?"""
-    from coursekit.grader import autograde, collect, gradebook, sampleclass
-    from coursekit.grader.build import generate_release
+    from conftest import planned_class
+
+    from coursekit.grader import autograde, gradebook, sampleclass
     from coursekit.grader.config import load_config
-    from coursekit.grader.course import Course, instructor_workspace
 
     assignment_id = "01-reading-the-source"
-    course = Course.at(course_copy)
-    workspace = instructor_workspace(course)
-    collect.collect(course=course, submissions=course_copy / "tests" / "fixtures" / "submissions",
-                    workspace=workspace)
-    generate_release(course, workspace, assignment_id)
-    gradebook.prepare(workspace.gradebook)
-    state = autograde.State(workspace.state_db)
-    tasks, _ = autograde.plan(workspace=workspace, assignments=[assignment_id], state=state, force=True)
+    course, workspace, state, tasks = planned_class(course_copy, assignment_id)
     settings = autograde.worker_settings(load_config(course), course=course, workspace=workspace, feedback=False,
                                          layers=None)
     earlier = _Zygotes()  # those of this test process, left by other tests: not this run's
