@@ -41,8 +41,11 @@ def peer_pid(connection: socket.socket) -> int:
 class Owners:
     """Children by asker; `sweep()` ends the children whose asker has exited."""
 
-    def __init__(self, *, group: bool) -> None:
+    def __init__(self, *, group: bool, reaped_by_system: bool = False) -> None:
         self.group = group  # signal the child's process group too
+        # children the system reaps (SIGCHLD ignored): forgotten as soon as they end, as no
+        # `forget` after a wait will come (else each would keep its pidfd open for the run)
+        self.reaped_by_system = reaped_by_system
         self._askers: dict[int, int] = {}  # asker pid -> pidfd
         self._children: dict[int, tuple[int, int]] = {}  # child pid -> (asker pid, child pidfd)
         self._last = time.monotonic()
@@ -88,7 +91,9 @@ class Owners:
         gone = {asker for asker, fd in self._askers.items() if fd < 0 or _exited(fd)}
         ended = []
         for child, (asker, child_fd) in list(self._children.items()):
-            if asker in gone and not _exited(child_fd):
+            if self.reaped_by_system and _exited(child_fd):
+                self.forget(child)
+            elif asker in gone and not _exited(child_fd):
                 try:
                     signal.pidfd_send_signal(child_fd, signal.SIGKILL)
                 except OSError:

@@ -65,7 +65,7 @@ def serve(socket_path: str) -> None:  # pragma: no cover - runs in the zygote pr
     parent = os.getppid()
     # who asked for each judge: a judge whose grading worker ended is ended too (one zygote
     # may serve every worker of the machine: coursekit.owners)
-    owners = Owners(group=False)
+    owners = Owners(group=False, reaped_by_system=True)  # SIGCHLD is ignored below
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(socket_path)
     server.listen(64)

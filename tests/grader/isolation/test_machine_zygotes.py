@@ -231,3 +231,25 @@ def test_a_runs_workers_fork_from_one_pair_of_zygotes_with_the_right_grades(cour
     scores = {s.student: s.autograded for s in gradebook.read_assignment_scores(workspace.gradebook, [assignment_id])}
     assert scores == expected
     assert _until(lambda: not _running(zygotes.kernel.process.pid) and not _running(zygotes.judge.process.pid), 5)
+
+
+def test_the_judge_zygote_lets_go_of_judges_that_ended():
+    """Judges end by themselves and the system reaps them: does the table of who asked for
+    what let go of each (its pidfd closed), instead of holding one open per judge for the whole
+    run (10,000 notebooks would exceed the open-file limit)?"""
+    from coursekit.owners import Owners
+
+    owners = Owners(group=False, reaped_by_system=True)
+    asker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    children = [subprocess.Popen([sys.executable, "-c", "pass"]) for _ in range(3)]
+    try:
+        for child in children:
+            owners.add(child.pid, asker.pid)
+        for child in children:
+            child.wait()
+        owners.sweep()
+        assert owners._children == {}, "ended children are still held"
+        assert asker.poll() is None, "the live asker was touched"
+    finally:
+        asker.kill()
+        asker.wait()
