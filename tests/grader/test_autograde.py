@@ -289,3 +289,31 @@ def test_workers_that_end_on_every_hand_in_stop_the_run_with_the_cause(course_co
     else:
         assert "end before they start a hand-in" in message
     assert time.monotonic() - started < 120
+
+
+@pytest.mark.slow
+def test_a_pool_that_breaks_while_hand_ins_are_handed_to_it_stops_the_run_with_the_cause(course_copy, monkeypatch):
+    """A worker can die on its first task while the rest of the class is still being handed to
+    the pool (a race: CI saw it once): does the run still stop with the one clear error rather than
+    an uncaught BrokenProcessPool? Here the race is forced: each hand-in after the first waits
+    until the pool has broken."""
+    from concurrent import futures
+
+    from coursekit.grader.errors import WorkersFailed
+
+    class BreaksFirst(futures.ProcessPoolExecutor):
+        first = None
+
+        def submit(self, fn, /, *args, **kwargs):
+            if self.first is not None:
+                futures.wait([self.first], timeout=60)  # the pool fails it when it breaks
+                assert self.first.done(), "the worker did not die on its first task"
+            job = super().submit(fn, *args, **kwargs)
+            self.first = self.first or job
+            return job
+
+    monkeypatch.setattr(autograde.futures, "ProcessPoolExecutor", BreaksFirst)
+    outcomes = []
+    with pytest.raises(WorkersFailed, match="end before they start a hand-in"):
+        _grade_with_a_misbehaving_worker(course_copy, "die-at-start", student="*", outcomes=outcomes)
+    assert outcomes == []

@@ -327,7 +327,15 @@ def _pool_pass(tasks: list[Task], *, settings: WorkerSettings, workers: int,
     context = _context()
     unfinished = []
     with futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        jobs = {pool.submit(grade_task, task, settings): task for task in tasks}
+        jobs: dict[futures.Future, Task] = {}
+        try:
+            for task in tasks:
+                jobs[pool.submit(grade_task, task, settings)] = task
+        except BrokenProcessPool:
+            # A worker ended (a broken machine or environment: it can die on its first
+            # task) before every task was handed to the pool: the rest are unfinished too.
+            handed = set(jobs.values())
+            unfinished.extend(task for task in tasks if task not in handed)
         try:
             for job in futures.as_completed(jobs):
                 try:
