@@ -9,6 +9,7 @@ The course's configuration is loaded here, once, and handed down.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import os
@@ -193,21 +194,13 @@ def grade_class(
     workspace = workspace or instructor_workspace(course)
     wanted = course.wanted(assignments)
     config = load_config(course)
-    # one pair of zygotes for every worker on this machine, importing from now on
-    workspace.logs.mkdir(parents=True, exist_ok=True)
-    zygotes = autograde.MachineZygotes(kernels=run.warm_kernels,
-                                       judges=bool(config.SafeExecute.get("warm_judges", True)),
-                                       log_dir=workspace.logs)
-    try:
+    with contextlib.ExitStack() as cleanup:
         return _grade_class(course=course, submissions=submissions, workspace=workspace, wanted=wanted,
-                            run=run, zip_pattern=zip_pattern, reporter=reporter, config=config, zygotes=zygotes)
-    finally:
-        zygotes.stop()
+                            run=run, zip_pattern=zip_pattern, reporter=reporter, config=config, cleanup=cleanup)
 
 
 def _grade_class(*, course: Course, submissions: Path, workspace: Workspace, wanted: list[str], run: Run,
-                 zip_pattern: str, reporter: Reporter, config: Config,
-                 zygotes: autograde.MachineZygotes | None) -> GradeReport:
+                 zip_pattern: str, reporter: Reporter, config: Config, cleanup: contextlib.ExitStack) -> GradeReport:
     layers, protections = isolation(config, sandbox_on=run.sandbox)
     limits = Sandbox(config=config)
     late.settings(config, course.root, course.assignments())  # a bad due date or extensions file: stop now
@@ -217,6 +210,13 @@ def _grade_class(*, course: Course, submissions: Path, workspace: Workspace, wan
     if not any(assignment in wanted for _, assignment in collected.accepted):
         write_rejections(collected.rejected, workspace.rejected_csv)
         raise CourseError(nothing_to_grade(submissions, collected, wanted))
+    # one pair of zygotes for every worker on this machine, importing while the gradebook is
+    # prepared (started once there is something to grade: a run that stops above pays nothing)
+    workspace.logs.mkdir(parents=True, exist_ok=True)
+    zygotes = autograde.MachineZygotes(kernels=run.warm_kernels,
+                                       judges=bool(config.SafeExecute.get("warm_judges", True)),
+                                       log_dir=workspace.logs)
+    cleanup.callback(zygotes.stop)
     this_run = set(collected.accepted)  # grade FOLDER, not whatever earlier runs left in submitted/
     _warn_about_other_students(workspace, submissions, {student for student, _ in this_run})
     for assignment_id in wanted if run.release else ():
@@ -232,6 +232,7 @@ def _grade_class(*, course: Course, submissions: Path, workspace: Workspace, wan
     for key, notes in late_notes.items():
         collected.notes.setdefault(key, []).extend(notes)
     outcomes, skipped = _autograde(course, workspace, config, wanted, run, layers, reporter, this_run, zygotes)
+    cleanup.close()  # the zygotes: nothing forks from them after this
     failed = [o for o in outcomes if not o.success]
     # the same penalties for hand-ins not regraded (unchanged), with today's dates and hand grading
     lateness = late.reapply(gradebook=workspace.gradebook, config=config,

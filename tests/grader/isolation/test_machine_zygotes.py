@@ -253,3 +253,117 @@ def test_the_judge_zygote_lets_go_of_judges_that_ended():
     finally:
         asker.kill()
         asker.wait()
+
+
+class _Recorded:
+    """The real MachineZygotes, recording each one made and whether it was stopped."""
+
+    def __init__(self, monkeypatch):
+        from coursekit.grader import autograde
+
+        self.made, self.stopped = [], []
+        recorded = self
+
+        class Recording(autograde.MachineZygotes):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                recorded.made.append(self)
+
+            def stop(self):
+                recorded.stopped.append(self)
+                super().stop()
+
+        monkeypatch.setattr(autograde, "MachineZygotes", Recording)
+
+
+def test_a_run_with_nothing_to_grade_starts_no_zygote(course_copy, tmp_path, monkeypatch):
+    """`coursekit grade` on a folder with no hand-in stops with its message before starting the
+    machine's zygotes (seconds of imports, for nothing)."""
+    from coursekit.grader import pipeline
+    from coursekit.grader.course import Course
+    from coursekit.grader.errors import CourseError
+
+    recorded = _Recorded(monkeypatch)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CourseError):
+        pipeline.grade_class(course=Course.at(course_copy), submissions=empty)
+    assert recorded.made == []
+
+
+def test_the_zygotes_are_stopped_when_a_run_fails_after_starting_them(course_copy, monkeypatch):
+    """A run that stops on an error once its zygotes are started (here: preparing the due
+    dates fails) leaves neither zygote running."""
+    from coursekit.grader import late, pipeline
+    from coursekit.grader.course import Course
+    from coursekit.grader.errors import CourseError
+
+    recorded = _Recorded(monkeypatch)
+
+    def fails(**_):
+        raise CourseError("due dates could not be prepared (this test)")
+
+    monkeypatch.setattr(late, "prepare", fails)
+    with pytest.raises(CourseError, match="this test"):
+        pipeline.grade_class(course=Course.at(course_copy), assignments=["01-reading-the-source"],
+                             submissions=course_copy / "tests" / "fixtures" / "submissions")
+    assert len(recorded.made) == 1 and recorded.stopped == recorded.made
+    made = recorded.made[0]
+    for zygote in (made.kernel, made.judge):
+        assert zygote is not None and _until(lambda z=zygote: not _running(z.process.pid), 5)
+
+
+def test_a_worker_whose_machine_kernel_zygote_is_gone_forks_from_one_of_its_own(tmp_path):
+    """The machine's kernel zygote ended mid-run (killed: its socket file is left behind): does
+    the next warm kernel of a worker attached to it come from a zygote the worker starts itself,
+    rather than failing the hand-in?"""
+    import nbclient
+    import nbformat
+    from traitlets.config import Config
+
+    probe = "import os\nprint(os.getppid())"
+
+    def parent_of_a_warm_kernel() -> int:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
+        nbclient.NotebookClient(nb, timeout=60, kernel_name="python3",
+                                config=Config({"ForkProvisioner": {"warm": True}}),
+                                resources={"metadata": {"path": str(tmp_path)}}).execute()
+        return int(nb.cells[0].outputs[0]["text"])
+
+    kernels.use_fork_provisioner()
+    machine = kernels.Zygote(str(tmp_path / "machine.log"))
+    try:
+        kernels.Zygote.attach(machine.socket_path)
+        assert parent_of_a_warm_kernel() == machine.process.pid
+        machine.process.kill()
+        machine.process.wait()
+        assert os.path.exists(machine.socket_path), "the attached worker must still see a socket"
+        fallback = parent_of_a_warm_kernel()
+        own = kernels.Zygote.shared()
+        assert own.process is not None and fallback == own.process.pid != machine.process.pid
+    finally:
+        kernels.Zygote.attach("")
+        kernels.use_fork_provisioner(False)
+        machine.stop()
+
+
+def test_a_worker_whose_machine_judge_zygote_is_gone_forks_from_one_of_its_own():
+    """The same for the judge zygote: a warm judge still starts, from the worker's own."""
+    from coursekit.judge import process
+
+    machine = JudgeZygote()
+    try:
+        JudgeZygote.attach(machine.socket_path)
+        with process.JudgeProcess([], warm=True) as judge:
+            judge.wait_ready()
+            assert judge.stats.warm and _parent(judge.pid) == machine.process.pid
+        machine.process.kill()
+        machine.process.wait()
+        assert os.path.exists(machine.socket_path), "the attached worker must still see a socket"
+        with process.JudgeProcess([], warm=True) as judge:
+            assert judge.run_cell("1 + 1", "t", None, 30)  # no call: no kernel[0]["data"]["text/plain"] == "2"
+            own = JudgeZygote.shared()
+            assert judge.stats.warm and own.process is not None and _parent(judge.pid) == own.process.pid
+    finally:
+        JudgeZygote.attach("")
+        machine.stop()
