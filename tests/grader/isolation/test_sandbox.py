@@ -274,3 +274,71 @@ def test_cold_kernels_are_sandboxed_too(tmp_path):
     assert scores == {"ada": expected[("ada", "01-reading-the-source")],
                       "chloe": expected[("chloe", "01-reading-the-source")],
                       "adv-read-solutions": 9.0}
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every living process below `pid` (by /proc's parent links)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if stat[0] not in ("Z", "X"):
+                parents[int(entry)] = int(stat[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+@pytest.mark.parametrize("user_namespace", [False, True], ids=["as-root", "in-a-user-namespace"])
+def test_a_sandbox_whose_starter_is_killed_ends_down_to_the_kernel(tmp_path, user_namespace):
+    """The process that starts a sandbox (a kernel zygote's fork, or the cold-kernel launcher
+    here) is killed, as the zygote kills the kernels of a worker that ended: does every
+    process of the sandbox end with it, down to the kernel, rather than run on as an orphan?
+    (Switching to the sandbox's own user clears the kernel-of-the-OS setting that makes a
+    process die with its parent; it must be set again after the switch.)"""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if os.geteuid() != 0:
+        pytest.fail("this test needs root (CI runs as root)")
+    work = tmp_path / "course" / "build" / "autograded" / "s" / "a"
+    work.mkdir(parents=True)
+    private = tmp_path / "private"
+    private.mkdir()
+    layers = tuple(layer for layer in LAYERS if not (user_namespace and layer == "user"))
+    rules = policy.Policy(readable=tuple(policy.readable_paths(tmp_path / "course")), seeds="", layers=layers,
+                          user_namespace=user_namespace)
+    spec = policy.KernelSpec(policy=rules, cwd=str(work), private=str(private),
+                             env=policy.kernel_environment(dict(os.environ), rules))
+    starter = subprocess.Popen([sys.executable, "-m", "coursekit.grader.isolation.sandbox", spec.to_json(), "--",
+                                sys.executable, "-c", "import time; print('up', flush=True); time.sleep(600)"])
+    inside: set[int] = set()
+    try:
+        deadline = time.monotonic() + 30
+        log = private / "kernel.log"
+        while time.monotonic() < deadline and not (log.exists() and "up" in log.read_text()):
+            time.sleep(0.05)
+        inside = _descendants(starter.pid)
+        assert len(inside) == 2, inside  # the namespace's first process and the "kernel"
+        starter.kill()
+        starter.wait()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") and _descendants(1) & {p}
+                                                  for p in inside):
+            time.sleep(0.05)
+        left = {p for p in inside if p in _descendants(1)}
+        assert not left, f"still running after their starter was killed: {left}"
+    finally:
+        starter.kill()
+        for pid in inside:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass

@@ -170,6 +170,11 @@ def enter(spec: KernelSpec) -> None:
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
+        # The switch cleared the parent-death signal (prctl(2): a change of effective user or
+        # group clears it), so this process would outlive its parent: set it again. (A parent
+        # that died in between, microseconds, is not seen: in its own PID namespace this
+        # process cannot compare getppid() with the parent's pid.)
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
 
     if "processes" in layers:
