@@ -182,10 +182,14 @@ def bench_coursekit(course: Course, submissions: Path, workers: int | None):
 
 def bench_dask(course: Course, submissions: Path, workers: int) -> tuple[float, list]:
     """The same grading path through a Dask LocalCluster: `workers` separate worker processes,
-    one thread each, started before the clock (as a running cluster would be)."""
-    from distributed import LocalCluster
+    one thread each, started before the clock (as a running cluster would be), with Dask's
+    statistical profiler off, as docs/instructor-guide.md asks of a grading cluster (it samples
+    every thread's stack 100 times a second; docs/performance.md, ninth pass, measured it)."""
+    import dask
+    from distributed import LocalCluster  # first: distributed's defaults must be loaded before the set below
 
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with dask.config.set({"distributed.worker.profile.enabled": False}), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         started = time.perf_counter()
         result = grade_class(course=course, submissions=submissions, reporter=None,
                              run=Run(dask_address=cluster.scheduler_address, force=True, feedback=False,
@@ -347,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds, failed_here = bench_dask(dask_course, submissions, workers)
         dask_seconds.append(seconds)
         dask_failed.extend(failed_here)
-        print(f"coursekit grade (Dask LocalCluster, {workers} worker processes): {seconds:8.1f} s")
+        print(f"coursekit grade (Dask LocalCluster, {workers} worker processes, profiler off): {seconds:8.1f} s")
     if args.dask or args.repeat:
         # local workers once more: the machine's speed drifts over a run of minutes (by up to
         # half here), so Dask is compared with the local runs on either side of it...
