@@ -361,7 +361,8 @@ def test_a_worker_whose_machine_judge_zygote_is_gone_forks_from_one_of_its_own()
         machine.process.wait()
         assert os.path.exists(machine.socket_path), "the attached worker must still see a socket"
         with process.JudgeProcess([], warm=True) as judge:
-            assert judge.run_cell("1 + 1", "t", None, 30)  # no call: no kernel[0]["data"]["text/plain"] == "2"
+            outputs = judge.run_cell("1 + 1", "t", None, 30)  # no call, so no kernel is needed
+            assert outputs[0]["data"]["text/plain"] == "2"
             own = JudgeZygote.shared()
             assert judge.stats.warm and own.process is not None and _parent(judge.pid) == own.process.pid
     finally:
