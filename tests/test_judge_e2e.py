@@ -640,3 +640,31 @@ def test_a_channel_closed_by_student_code_fails_that_call_and_later_calls_go_as_
         probe = nbformat.v4.new_code_cell("print(double(21))")
         run_in_kernel(kc, probe, kernel_manager=km)  # the kernel runs cells again
         assert probe.outputs[0]["text"] == "42\n"
+
+
+def test_a_judged_cell_that_ends_leaves_no_figure_open_in_the_kernel():
+    """The judge closes its figures when a test cell ends; over the channel the kernel closes
+    its own then too. Left open, the last call's charts were drawn again by ipykernel's
+    post-execute hook after every later student cell (wasted work a stock run does not do:
+    its test cells close what they read)."""
+    from coursekit.judge import codec
+    from coursekit.judge.bridge import KernelBridge
+
+    with kernel() as (km, kc):
+        run_in_kernel(kc, nbformat.v4.new_code_cell(
+            "import matplotlib.pyplot as plt\n"
+            "def chart(n):\n"
+            "    fig, ax = plt.subplots()\n"
+            "    ax.plot(range(n))\n"
+            "    return ax\n"), kernel_manager=km)
+        bridge = KernelBridge(kc, km)
+        for n in (2, 3):
+            reply = bridge.call("chart", [codec.encode(n)], codec.encode({}), timeout=30, png=False,
+                                figures=False)
+            assert codec.loads(reply["payload"])["ok"]["$"] == "axes", reply
+        assert bridge.stats.channel == 2
+        bridge.release()
+        probe = nbformat.v4.new_code_cell("print(len(plt.get_fignums()))")
+        run_in_kernel(kc, probe, kernel_manager=km)
+        assert probe.outputs[0]["text"] == "0\n", probe.outputs
+        bridge.close()
