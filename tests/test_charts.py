@@ -354,10 +354,11 @@ def test_show_attaches_the_alt_text_to_the_png_and_to_an_html_image(monkeypatch)
     import IPython.display
 
     shown = []
+    first, second = honest_axes(), honest_axes()  # before get_ipython is replaced: pyplot asks it for its hook
     monkeypatch.setattr(IPython, "get_ipython", lambda: object())
     monkeypatch.setattr(IPython.display, "display", lambda *args, **kwargs: shown.append((args, kwargs)))
-    charts.show(honest_axes(), alt='Two "lines" & a date axis')
-    charts.show(honest_axes())
+    charts.show(first, alt='Two "lines" & a date axis')
+    charts.show(second)
     (with_alt, with_alt_kwargs), (without, without_kwargs) = shown
     bundle = with_alt[0]
     assert with_alt_kwargs == {"raw": True, "metadata": {"image/png": {"alt": 'Two "lines" & a date axis'}}}

@@ -174,6 +174,23 @@ def test_wrong_answers_lose_the_same_points_as_in_the_stock_run(source):
     assert all(judged[t] < FULL[t] for t in FULL), judged
 
 
+@pytest.mark.parametrize("assignment", ["03-charting-troop-numbers", "04-tracing-claims"])
+def test_a_judged_notebook_shows_the_outputs_of_the_stock_run(assignment):
+    """Cell by cell, the same kinds of output as when every cell runs in the kernel: the
+    judge's picture of a chart is the bundle `charts.show` makes there (with its HTML <img
+    alt>), and no chart of a test's calls turns up in a later student cell (the kernel once
+    kept them open, and pyplot showed them with that cell's own figure)."""
+    source = source_notebook(assignment)
+    kinds = {}
+    for judged in (True, False):
+        _, nb, _ = grade(submission(source), source, judged=judged)
+        kinds[judged] = [(c.metadata.get("nbgrader", {}).get("grade_id"),
+                          [sorted(o.get("data", {})) or o["output_type"] for o in c.outputs])
+                         for c in nb.cells if c.cell_type == "code"]
+    assert kinds[True] == kinds[False]
+    assert any(["image/png", "text/html", "text/plain"] in outputs for _, outputs in kinds[True])
+
+
 # --- forgeries ---------------------------------------------------------------------------------
 
 # (a) A hook that makes every cell emit an execute_result before anything else runs:

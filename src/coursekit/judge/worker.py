@@ -88,11 +88,12 @@ class Capture:
         return False
 
     def display_png(self, blob: bytes, alt: str | None) -> None:
-        # as IPython's display(Image(...)) with `alt` set: the alt text in the PNG's metadata,
-        # where nbconvert's HTML reads it (<img alt=...> on the feedback page)
-        self.outputs.append({"output_type": "display_data", "metadata": {"image/png": {"alt": alt}} if alt else {},
-                             "data": {"image/png": base64.b64encode(blob).decode("ascii"),
-                                      "text/plain": alt or "<chart>"}})
+        # the output `charts.show` makes in a kernel: with `alt`, the alt text in the PNG's
+        # metadata (nbconvert's <img alt=...>), as an HTML <img alt> (JupyterLab) and as text
+        from coursekit.charts import picture_output
+
+        data, metadata = picture_output(base64.b64encode(blob).decode("ascii"), alt)
+        self.outputs.append({"output_type": "display_data", "metadata": metadata, "data": data})
 
 
 class Judge:
