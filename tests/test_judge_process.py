@@ -288,7 +288,8 @@ charts.show(second)
     assert outputs[0]["data"]["text/plain"] == "the student's chart"
     assert outputs[0]["metadata"] == {"image/png": {"alt": "the student's chart"}}  # <img alt> in the feedback
     # the HTML form charts.show gives in a kernel (JupyterLab shows a bare PNG with no alt)
-    assert outputs[0]["data"]["text/html"] == f'<img alt="the student&#x27;s chart" src="data:image/png;base64,{sent[0]}">'
+    html = outputs[0]["data"]["text/html"]
+    assert html == f'<img alt="the student&#x27;s chart" src="data:image/png;base64,{sent[0]}">'
     assert set(outputs[1]["data"]) == {"image/png", "text/plain"} and outputs[1]["metadata"] == {}
     assert base64.b64decode(outputs[1]["data"]["image/png"]).startswith(b"\x89PNG")  # drawn in the judge
 
