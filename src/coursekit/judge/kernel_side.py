@@ -323,12 +323,13 @@ def _mirror_figures(judge_has_figures: bool) -> set[int]:
 def _close_figures() -> None:
     """Close the kernel's pyplot figures at the end of a judged cell, as the judge closes its
     own: the mirroring above, applied when the cell ends rather than at the next call.
-    Without it the last call's charts stayed open, and ipykernel's post-execute hook
+    Without it the last call's charts stayed open, and pyplot's post-execute hook in IPython
     (`_draw_all_if_interactive`) drew every one of them again after each later student cell
     (the student cells' time per notebook went from 0.18 and 0.15 s to 0.11 s with this, in
-    `benchmarks/profile_worker.py --students 12`, docs/performance.md). A
-    stock run leaves none open either: its test cells close what they read, and the inline
-    backend closes the rest when the test cell ends."""
+    `benchmarks/profile_worker.py --students 12`, docs/performance.md), and in 03 the next
+    student cell's output showed one of them beside its own chart. A stock run leaves none
+    open: its test cells close what they read, and the inline backend closes the rest when the
+    test cell ends."""
     import sys
 
     plt = sys.modules.get("matplotlib.pyplot")
