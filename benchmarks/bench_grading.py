@@ -6,9 +6,11 @@ placed symmetrically in time (stock, local, Dask, Dask, local, stock): the speed
 of the stock runs over the mean of the local runs, Dask's throughput the mean of the local runs
 over the mean of the Dask runs (`--once`: one run of each, `--no-dask`: no Dask runs).
 Prints wall times, their ratio, submissions per minute, peak memory (PSS of the process
-tree), and two floors per notebook: bare nbclient with a cold kernel, and a warm sandboxed
-kernel running the same cells with nothing else around it (alone, and as many at once as
-grading has workers, so that the cores are shared as in grading); checks the scores agree.
+tree), and two floors per notebook: bare nbclient with a cold kernel (mean over a sample with
+every assignment in the class's proportions), and a warm sandboxed kernel running the same
+cells with nothing else around it (mean over every notebook of the class, alone, and as many
+at once as grading has workers, so that the cores are shared as in grading); checks the
+scores agree.
 
     python benchmarks/bench_grading.py --students 40 [--workers N] [--out build/bench] [--no-dask] [--once]
 
@@ -222,19 +224,39 @@ def judge_summary(workspace: Workspace) -> dict:
 
 
 def _sample(paths: list[Path], sample: int) -> list[Path]:
+    """The first `sample` notebooks of paths[::len(paths) // sample]: how the floors were
+    sampled until 4 December (kept to print the old measure beside the new)."""
     step = max(1, len(paths) // sample)
-    return paths[::step][:sample]  # spread over students and assignments
+    return paths[::step][:sample]
+
+
+def _balanced_sample(paths: list[Path], sample: int) -> list[Path]:
+    """About `sample` notebooks, the same number from every assignment, spread over students.
+    Assignments cost very different times (01 a few tenths of a second, 04 several times as
+    much), so a sample must hold them in the class's proportions, and its mean (not its
+    median, which falls between the cheap and the dear ones) is the floor per notebook."""
+    by_assignment: dict[str, list[Path]] = {}
+    for path in paths:
+        by_assignment.setdefault(path.parent.name, []).append(path)
+    each = max(1, round(sample / len(by_assignment)))
+    chosen = []
+    for offset, (_, group) in enumerate(sorted(by_assignment.items())):
+        step = max(1, len(group) // each)
+        # a different student in each assignment: offset by the assignment's place
+        chosen.extend(group[offset % step::step][:each])
+    return chosen
 
 
 def bench_floor(paths: list[Path], sample: int, log: Path) -> list[float]:
-    """Bare nbclient execution, one notebook after another: a cold kernel (a new Python that
-    imports pandas and matplotlib) runs each notebook's cells, tests included, and nothing else.
-    The kernels' own messages go to `log`, not the terminal."""
+    """Bare nbclient execution, one notebook after another, on a sample with every assignment
+    in the class's proportions: a cold kernel (a new Python that imports pandas and
+    matplotlib) runs each notebook's cells, tests included, and nothing else. The kernels' own
+    messages go to `log`, not the terminal."""
     import nbclient
 
     times = []
     with log.open("a", encoding="utf-8") as kernel_output:
-        for path in _sample(paths, sample):
+        for path in _balanced_sample(paths, sample):
             nb = notebooks.read(path)
             started = time.perf_counter()
             client = nbclient.NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True,
@@ -244,29 +266,33 @@ def bench_floor(paths: list[Path], sample: int, log: Path) -> list[float]:
     return times
 
 
-def bench_warm_floor(paths: list[Path], sample: int, course: Course, workspace: Workspace,
-                     parallel: int = 1) -> list[float]:
+def bench_warm_floor(paths: list[Path], course: Course, workspace: Workspace,
+                     parallel: int = 1) -> dict[Path, float]:
     """The warm floor: what the grader cannot avoid per notebook. A kernel forked from the
     warm zygote and put in the same sandbox as grading's (coursekit's provisioner, the
     grading run's policy), runs the notebook's cells, tests included, in its autograded
     folder, and shuts down; nothing else (no nbgrader, no gradebook, no judge, no files).
 
-    With `parallel` > 1, that many processes run the same floor at once, each over the whole
-    sample (as many as grading has workers): each notebook's kernel then shares the cores as
-    a grading worker's does. Returns every notebook's time."""
+    Every notebook of the class is timed, the same notebooks the workers graded (since 4
+    December; before, a sample of ten whose median was taken). Each process first runs one
+    notebook untimed: the zygote's start is paid once per run, not per notebook.
+
+    With `parallel` > 1, that many processes share the class between them and run at once
+    (as many as grading has workers), so each notebook's kernel shares the cores as a
+    grading worker's does. Returns each notebook's time."""
     if parallel <= 1:
-        return _warm_floor_run(paths, sample, course.root, workspace)
+        return _warm_floor_run(paths, course.root, workspace)
     import multiprocessing
     from concurrent import futures
 
     context = multiprocessing.get_context("forkserver")
     with futures.ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
-        runs = [pool.submit(_warm_floor_run, paths, sample, course.root, workspace) for _ in range(parallel)]
-        return [seconds for run in runs for seconds in run.result()]
+        runs = [pool.submit(_warm_floor_run, paths[i::parallel], course.root, workspace) for i in range(parallel)]
+        return {path: seconds for run in runs for path, seconds in run.result().items()}
 
 
-def _warm_floor_run(paths: list[Path], sample: int, course_root: Path, workspace: Workspace) -> list[float]:
-    """One process's warm floor over the sample (see bench_warm_floor)."""
+def _warm_floor_run(paths: list[Path], course_root: Path, workspace: Workspace) -> dict[Path, float]:
+    """One process's warm floor over `paths`, after one untimed notebook (see bench_warm_floor)."""
     import nbclient
 
     from coursekit.grader import autograde
@@ -283,9 +309,9 @@ def _warm_floor_run(paths: list[Path], sample: int, course_root: Path, workspace
     layers, _ = isolation(config, sandbox_on=True)
     settings = autograde.worker_settings(config, course=course, workspace=workspace, feedback=False, layers=layers)
     kernels.use_fork_provisioner()
-    times = []
+    times = {}
     try:
-        for path in _sample(paths, sample):
+        for number, path in enumerate([paths[0], *paths]):
             nb = notebooks.read(path)
             student, assignment = path.parent.parent.name, path.parent.name
             folder = workspace.autograded / student / assignment
@@ -293,7 +319,8 @@ def _warm_floor_run(paths: list[Path], sample: int, course_root: Path, workspace
             client = WarmFloorClient(nb, timeout=60, kernel_name="python3", allow_errors=True,
                                      config=settings.config, resources={"metadata": {"path": str(folder)}})
             client.execute()
-            times.append(time.perf_counter() - started)
+            if number:  # the first is the untimed warm-up
+                times[path] = time.perf_counter() - started
     finally:
         kernels.use_fork_provisioner(False)
         if kernels.Zygote._shared is not None:
@@ -305,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--workers", type=int, default=None, help="default: all cores")
-    parser.add_argument("--floor-sample", type=int, default=10, help="notebooks timed with bare nbclient")
+    parser.add_argument("--floor-sample", type=int, default=12,
+                        help="notebooks timed with bare nbclient (the same number from each assignment)")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench")
     parser.add_argument("--no-dask", dest="dask", action="store_false",
                         help="skip the runs through a Dask LocalCluster")
@@ -364,8 +392,8 @@ def main(argv: list[str] | None = None) -> int:
         stock_again_s, stock_again_mem = bench_stock(stock_again_course, stock_again_ws)
         print(f"stock nbgrader autograde, again:       {stock_again_s:8.1f} s")
     floor = bench_floor(paths, args.floor_sample, log=args.out / "floor-kernels.log")
-    warm_floor = bench_warm_floor(paths, args.floor_sample, ours_course, ours_ws)
-    warm_floor_shared = bench_warm_floor(paths, args.floor_sample, ours_course, ours_ws, parallel=workers)
+    warm_floor = bench_warm_floor(paths, ours_course, ours_ws)
+    warm_floor_shared = bench_warm_floor(paths, ours_course, ours_ws, parallel=workers)
 
     assignments = stock_course.assignments()
     same = scores_of(stock_ws, assignments) == scores_of(ours_ws, assignments)
@@ -379,10 +407,15 @@ def main(argv: list[str] | None = None) -> int:
         stock_runs.append(stock_again_s)
         memory_runs.append(stock_again_mem)
     stock_mean, ours_mean = statistics.mean(stock_runs), statistics.mean(ours_runs)
+    # means over the same notebooks: the worker's every task (its first, which also pays the
+    # worker's own start, included), the warm floor's every notebook of the class
     worker_time = statistics.mean(task_seconds.values())
-    floor_median = statistics.median(floor)
-    warm_median = statistics.median(warm_floor)
-    shared_median = statistics.median(warm_floor_shared)
+    floor_mean = statistics.mean(floor)
+    warm_mean = statistics.mean(warm_floor.values())
+    shared_mean = statistics.mean(warm_floor_shared.values())
+    # the measure used until 4 December, from the same timings: the median of a sample of ten
+    # (uneven across assignments: 3, 3, 2 and 2 of 01-04 at 24 students)
+    old_warm = statistics.median(warm_floor[path] for path in _sample(paths, 10))
     results = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "notebooks": n,
@@ -395,14 +428,24 @@ def main(argv: list[str] | None = None) -> int:
         "stock_per_notebook_s": " / ".join(f"{s / n:.3f}" for s in stock_runs),
         "coursekit_wall_per_notebook_s": " / ".join(f"{s / n:.3f}" for s in ours_runs),
         "coursekit_worker_seconds_per_notebook": round(worker_time, 3),
-        "nbclient_floor_per_notebook_s": round(floor_median, 3),
-        "worker_cost_vs_floor": round(worker_time / floor_median, 2),
-        "warm_floor_per_notebook_s": round(warm_median, 3),
-        "worker_cost_vs_warm_floor": round(worker_time / warm_median, 2),
+        # a worker's first tasks also pay its own start: the largest task times
+        "coursekit_worker_seconds_median_max": " / ".join(
+            f"{f(task_seconds.values()):.3f}" for f in (statistics.median, max)),
+        "coursekit_worker_by_assignment_s": " / ".join(
+            f"{statistics.mean(t for (_, a), t in task_seconds.items() if a == assignment):.3f}"
+            for assignment in stock_course.assignments()),
+        "nbclient_floor_per_notebook_s": round(floor_mean, 3),
+        "worker_cost_vs_floor": round(worker_time / floor_mean, 2),
+        "warm_floor_per_notebook_s": round(warm_mean, 3),
+        "worker_cost_vs_warm_floor": round(worker_time / warm_mean, 2),
+        "warm_floor_by_assignment_s": " / ".join(
+            f"{statistics.mean(t for p, t in warm_floor.items() if p.parent.name == assignment):.3f}"
+            for assignment in stock_course.assignments()),
+        "warm_floor_old_measure_s": f"{old_warm:.3f} (ratio {worker_time / old_warm:.2f})",
         # the same floor with as many running at once as grading has workers (like for like:
         # the worker's time is taken with the cores shared); reported, not the goal's measure
-        f"warm_floor_{workers}_at_once_per_notebook_s": round(shared_median, 3),
-        f"worker_cost_vs_warm_floor_{workers}_at_once": round(worker_time / shared_median, 2),
+        f"warm_floor_{workers}_at_once_per_notebook_s": round(shared_mean, 3),
+        f"worker_cost_vs_warm_floor_{workers}_at_once": round(worker_time / shared_mean, 2),
         "stock_submissions_per_minute": round(60 * n / stock_mean, 1),
         "coursekit_submissions_per_minute": round(60 * n / ours_mean, 1),
         "stock_peak_memory_pss_mib": round(max(m.peak_kib for m in memory_runs) / 1024),
