@@ -182,7 +182,7 @@ def bench_coursekit(course: Course, submissions: Path, workers: int | None):
     return elapsed, memory, result.seconds, result.failed, result.protections
 
 
-def bench_dask(course: Course, submissions: Path, workers: int) -> tuple[float, list]:
+def bench_dask(course: Course, submissions: Path, workers: int) -> tuple[float, list, dict]:
     """The same grading path through a Dask LocalCluster: `workers` separate worker processes,
     one thread each, started before the clock (as a running cluster would be), with Dask's
     statistical profiler off, as docs/instructor-guide.md asks of a grading cluster (it samples
@@ -197,7 +197,7 @@ def bench_dask(course: Course, submissions: Path, workers: int) -> tuple[float, 
                              run=Run(dask_address=cluster.scheduler_address, force=True, feedback=False,
                                      export=False, release=False))
         elapsed = time.perf_counter() - started
-    return elapsed, result.failed
+    return elapsed, result.failed, result.seconds
 
 
 def judge_summary(workspace: Workspace) -> dict:
@@ -372,18 +372,19 @@ def main(argv: list[str] | None = None) -> int:
     print(protections)
     workers = args.workers or os.cpu_count()
     print(f"coursekit grade ({workers} workers):        {ours_s:8.1f} s")
-    dask_seconds, dask_failed = [], []
+    dask_seconds, dask_failed, dask_tasks = [], [], []
     for dask_course, _ in dask_prepared:
         # twice in a row between the two local runs: one Dask run moved by +-8 % against local
         # runs around it on an unchanged machine (docs/performance.md, fourth pass)
-        seconds, failed_here = bench_dask(dask_course, submissions, workers)
+        seconds, failed_here, tasks_here = bench_dask(dask_course, submissions, workers)
         dask_seconds.append(seconds)
+        dask_tasks.append(tasks_here)
         dask_failed.extend(failed_here)
         print(f"coursekit grade (Dask LocalCluster, {workers} worker processes, profiler off): {seconds:8.1f} s")
     if args.dask or args.repeat:
         # local workers once more: the machine's speed drifts over a run of minutes (by up to
         # half here), so Dask is compared with the local runs on either side of it...
-        again_s, _, _, again_failed, _ = bench_coursekit(again_course, submissions, args.workers)
+        again_s, _, again_tasks, again_failed, _ = bench_coursekit(again_course, submissions, args.workers)
         print(f"coursekit grade ({workers} workers), again:            {again_s:8.1f} s")
     if args.repeat:
         # ... and stock nbgrader runs again last, so that the speed-up compares runs spread over
@@ -457,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
         **judge_summary(ours_ws),
     }
     dask_ok = True
+    if args.dask or args.repeat:
+        results["coursekit_worker_seconds_second_run_mean_median_max"] = " / ".join(
+            f"{f(again_tasks.values()):.3f}" for f in (statistics.mean, statistics.median, max))
     if args.dask:
         dask_same = all(scores_of(stock_ws, assignments) == scores_of(ws, assignments) for _, ws in dask_prepared)
         # throughput ratio: notebooks per second through Dask over through local workers (the
@@ -466,6 +470,10 @@ def main(argv: list[str] | None = None) -> int:
         results.update({
             "dask_seconds": " / ".join(f"{s:.1f}" for s in dask_seconds),
             "dask_throughput_vs_local": round(ratio, 3),
+            # the Dask workers' task times, as the local workers' above (mean / median / max)
+            "dask_worker_seconds_mean_median_max": "; ".join(
+                " / ".join(f"{f(t.values()):.3f}" for f in (statistics.mean, statistics.median, max))
+                for t in dask_tasks),
             "dask_failed_tasks": len(dask_failed),
             "dask_identical_scores": dask_same,
         })

@@ -317,3 +317,29 @@ def test_a_pool_that_breaks_while_hand_ins_are_handed_to_it_stops_the_run_with_t
     with pytest.raises(WorkersFailed, match="end before they start a hand-in"):
         _grade_with_a_misbehaving_worker(course_copy, "die-at-start", student="*", outcomes=outcomes)
     assert outcomes == []
+
+
+@pytest.mark.parametrize("create", [True, False], ids=["create_student-on", "create_student-off"])
+def test_a_runs_new_students_are_in_the_gradebook_before_any_worker_starts(course_copy, monkeypatch, create):
+    """Two workers grading two assignments of one new student at once both had nbgrader create
+    the student, and one of the two hand-ins failed on the gradebook's unique id (seen in a
+    one-student bench). Every new student of the run must exist when the workers start, unless
+    the instructor turned `Autograde.create_student` off (then nbgrader refuses unknown
+    students, as before)."""
+    course = Course.at(course_copy)
+    if not create:
+        config = course_copy / "nbgrader_config.py"
+        config.write_text(config.read_text(encoding="utf-8") + "\nc.Autograde.create_student = False\n",
+                          encoding="utf-8")
+    seen = {}
+
+    def run(tasks, **_):  # stands in for the workers: what does the gradebook hold when they start?
+        seen["tasks"] = {task.student for task in tasks}
+        seen["gradebook"] = set(gradebook.students(instructor_workspace(course).gradebook))
+        return []
+
+    monkeypatch.setattr(autograde, "run", run)
+    pipeline.grade_class(course=course, submissions=ROOT / "tests" / "fixtures" / "submissions",
+                         run=pipeline.Run(workers=2))
+    assert len(seen["tasks"]) >= 3
+    assert seen["tasks"] <= seen["gradebook"] if create else not seen["tasks"] & seen["gradebook"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from nbgrader.api import Gradebook
 
-from coursekit.grader.gradebook import read_assignment_scores
+from coursekit.grader.gradebook import add_students, read_assignment_scores
 
 pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
 
@@ -33,3 +33,18 @@ def test_written_answers_left_blank_are_told_apart(tmp_path):
             gb.db.commit()
     blank = {s.student: s.written_blank for s in read_assignment_scores(path, ["hw"])}
     assert blank == {"blank": True, "graded": False, "waiting": False}
+
+
+def test_students_are_added_once_and_known_ones_are_left_as_they_are(tmp_path):
+    """Grading creates a run's new students before any worker starts (two workers creating the
+    same new student at once fail one hand-in): only the missing ones are added, as nbgrader
+    adds them (an id, nothing else), and a student already there keeps every field."""
+    path = tmp_path / "gradebook.db"
+    with Gradebook(f"sqlite:///{path}") as gb:
+        gb.add_student("ada", first_name="Ada", email="ada@example.org")
+    assert add_students(path, ["ada", "bo", "cy", "bo"]) == ["bo", "cy"]
+    assert add_students(path, ["ada", "bo"]) == []
+    with Gradebook(f"sqlite:///{path}") as gb:
+        rows = {s.id: (s.first_name, s.last_name, s.email, s.lms_user_id) for s in gb.students}
+    assert rows == {"ada": ("Ada", None, "ada@example.org", None),
+                    "bo": (None, None, None, None), "cy": (None, None, None, None)}

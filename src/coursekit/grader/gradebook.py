@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from nbgrader.api import Gradebook
+from nbgrader.api import Gradebook, Student
 
 from coursekit.grader.course import GRADEBOOK_LOCK_TIMEOUT
 from coursekit.grader.late import days_late
@@ -173,6 +173,25 @@ def students(gradebook: Path) -> list[str]:
         return []
     with Gradebook(f"sqlite:///{gradebook}") as gb:
         return sorted(student.id for student in gb.students)
+
+
+def add_students(gradebook: Path, ids: Iterable[str]) -> list[str]:
+    """Create every student of `ids` the gradebook does not hold yet, in one transaction, and
+    return their ids. Run before grading workers start.
+
+    nbgrader's autograde creates a hand-in's student itself when it is missing
+    (`Autograde.create_student`, on by default): it looks the student up, and adds them if
+    not found. Two workers grading two assignments of the same new student at once can both
+    miss and both add; the second add fails on the table's unique id and that hand-in is not
+    graded ("There was an error processing assignment"). The row made here is the one
+    nbgrader would make (an id and nothing else: nbgrader 0.9 passes no other field)."""
+    with Gradebook(f"sqlite:///{gradebook}") as gb:
+        known = {row.id for row in gb.db.query(Student.id)}
+        missing = sorted(set(ids) - known)
+        for student_id in missing:
+            gb.db.add(Student(id=student_id))
+        gb.db.commit()
+    return missing
 
 
 def _written_blank(submission) -> bool:

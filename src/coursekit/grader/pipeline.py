@@ -132,6 +132,11 @@ def _autograde(course: Course, workspace: Workspace, config: Config, wanted: lis
     try:
         tasks, skipped = autograde.plan(workspace=workspace, assignments=wanted, state=state, force=run.force,
                                         only=only)
+        if config.Autograde.get("create_student", True):
+            # here, not by nbgrader in each worker: two workers creating one new student at
+            # once fail one of the student's hand-ins (gradebook.add_students). Where the
+            # instructor turned create_student off, an unknown student stays nbgrader's error.
+            gradebook.add_students(workspace.gradebook, {task.student for task in tasks})
         where = f"Dask cluster {run.dask_address}" if run.dask_address else f"{run.workers or os.cpu_count()} workers"
         reporter.started(total=len(tasks), skipped=skipped, workers=where)
         settings = autograde.worker_settings(config, course=course, workspace=workspace, feedback=run.feedback,
