@@ -2,6 +2,8 @@
 
     python benchmarks/profile_worker.py --students 6 [--cprofile build/bench/worker.prof]
 
+It prints each stage per notebook over the whole run, then the same by assignment.
+
 Grades a generated class in this one process, exactly as a grading worker does
 (`coursekit.grader.worker.grade_task`, every protection on, no feedback: as `make bench`),
 with a stopwatch on the functions that stand for each stage. A stage's time is exclusive:
@@ -154,7 +156,19 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     if profiler:
         profiler.enable()
-    failed = [outcome for outcome in (grade_task(task, settings) for task in tasks) if not outcome.success]
+    by_assignment: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    counts: dict[str, int] = defaultdict(int)
+    failed = []
+    for task in tasks:
+        before, task_started = dict(watch.seconds), time.perf_counter()
+        outcome = grade_task(task, settings)
+        spent = by_assignment[task.assignment]
+        spent["total"] += time.perf_counter() - task_started
+        for stage in STAGES:
+            spent[stage] += watch.seconds[stage] - before.get(stage, 0.0)
+        counts[task.assignment] += 1
+        if not outcome.success:
+            failed.append(outcome)
     if profiler:
         profiler.disable()
     total = time.perf_counter() - started
@@ -170,6 +184,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'nbgrader and nbconvert, the rest (set-up, preprocessors, copies)':<72} {rest / count:>10.3f} "
           f"{rest / total:>6.0%}")
     print(f"{'total':<72} {total / count:>10.3f} {1:>6.0%}")
+    names = sorted(by_assignment)
+    print("\nby assignment, s/notebook: " + ", ".join(f"{name} ({counts[name]})" for name in names))
+    print(f"{'stage':<72} " + " ".join(f"{name[:2]:>6}" for name in names))
+    for stage in [*STAGES, "rest", "total"]:
+        row = []
+        for name in names:
+            spent = by_assignment[name]
+            value = spent["total"] - sum(spent[s] for s in STAGES) if stage == "rest" else spent[stage]
+            row.append(f"{value / counts[name]:>6.3f}")
+        print(f"{stage[:72]:<72} " + " ".join(row))
     if profiler:
         args.cprofile.parent.mkdir(parents=True, exist_ok=True)
         profiler.dump_stats(args.cprofile)
