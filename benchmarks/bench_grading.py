@@ -9,8 +9,9 @@ Prints wall times, their ratio, submissions per minute, peak memory (PSS of the 
 tree), and two floors per notebook: bare nbclient with a cold kernel (mean over a sample with
 every assignment in the class's proportions), and a warm sandboxed kernel running the same
 cells with nothing else around it (mean over every notebook of the class, alone, and as many
-at once as grading has workers, so that the cores are shared as in grading); checks the
-scores agree.
+at once as grading has workers, so that the cores are shared as in grading); with more than one
+worker, `coursekit grade` once more with one worker, just before the floor alone, so that each
+floor has a grading run to compare with like for like; checks the scores agree.
 
     python benchmarks/bench_grading.py --students 40 [--workers N] [--out build/bench] [--no-dask] [--once]
 
@@ -393,6 +394,16 @@ def main(argv: list[str] | None = None) -> int:
         stock_again_s, stock_again_mem = bench_stock(stock_again_course, stock_again_ws)
         print(f"stock nbgrader autograde, again:       {stock_again_s:8.1f} s")
     floor = bench_floor(paths, args.floor_sample, log=args.out / "floor-kernels.log")
+    one_worker = None
+    if workers > 1:
+        # one worker alone, next to the warm floor alone: the like-for-like pair without
+        # contention (the goal's measure takes the workers' tasks, two at once, against the
+        # floor alone)
+        one_course = fresh_course(args.out / "one-worker")
+        one_ws = prepare(one_course, submissions)
+        one_s, _, one_tasks, one_failed, _ = bench_coursekit(one_course, submissions, 1)
+        one_worker = (one_s, one_tasks, one_failed, one_ws)
+        print(f"coursekit grade (1 worker):            {one_s:8.1f} s")
     warm_floor = bench_warm_floor(paths, ours_course, ours_ws)
     warm_floor_shared = bench_warm_floor(paths, ours_course, ours_ws, parallel=workers)
 
@@ -457,6 +468,23 @@ def main(argv: list[str] | None = None) -> int:
         "protections": protections,
         **judge_summary(ours_ws),
     }
+    if one_worker is not None:
+        one_s, one_tasks, one_failed, one_ws = one_worker
+        one_time = statistics.mean(one_tasks.values())
+        same = same and scores_of(stock_ws, assignments) == scores_of(one_ws, assignments)
+        failed = [*failed, *one_failed]
+        results.update({
+            "one_worker_seconds": round(one_s, 1),
+            "one_worker_seconds_per_notebook": round(one_time, 3),
+            "one_worker_by_assignment_s": " / ".join(
+                f"{statistics.mean(t for (_, a), t in one_tasks.items() if a == assignment):.3f}"
+                for assignment in assignments),
+            # like for like: one worker against the floor alone, the workers against the floor
+            # run as many at once (above); the goal's measure below mixes the two
+            "one_worker_cost_vs_warm_floor_alone": round(one_time / warm_mean, 2),
+            "failed_tasks": len(failed),
+            "identical_scores": same,
+        })
     dask_ok = True
     if args.dask or args.repeat:
         results["coursekit_worker_seconds_second_run_mean_median_max"] = " / ".join(
